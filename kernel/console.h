@@ -1,0 +1,28 @@
+/*
+ * The operator console: the COM1 UART, plus optional extra output sinks (later: a network
+ * console). Output goes out polled, under a lock, with \n expanded to \r\n; input arrives by
+ * the UART receive interrupt into a ring that console_getc() sleeps on.
+ */
+#ifndef TERN_CONSOLE_H
+#define TERN_CONSOLE_H
+
+#include "kernel/compiler.h"
+
+void console_init(void);
+/* console_write: raw bytes to the console (\n becomes \r\n). */
+void console_write(const char *s, size_t n);
+/* console_puts: a NUL-terminated string. */
+void console_puts(const char *s);
+/* console_write_text: untrusted text with control characters replaced by '?'. */
+void console_write_text(const char *s, size_t n);
+/* console_getc: next input byte; sleeps until one arrives. */
+int console_getc(void);
+/* console_getc_timeout: next input byte or -1 after timeout_ms. */
+int console_getc_timeout(uint64_t timeout_ms);
+/* console_input: feed received bytes (from the UART interrupt). */
+void console_input(const char *s, size_t n);
+/* console_set_emergency: after a panic, write without taking the (maybe held) lock. */
+void console_set_emergency(void);
+
+
+#endif

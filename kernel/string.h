@@ -1,0 +1,31 @@
+/*
+ * String and memory helpers. The kernel provides its own (kernel/string.c); host builds of the
+ * pure-logic modules (TERN_HOST) use the C library's, so the same sources build both ways.
+ */
+#ifndef TERN_STRING_H
+#define TERN_STRING_H
+
+#include "kernel/compiler.h"
+
+#ifdef TERN_HOST
+#include <string.h>
+#include <stdlib.h>
+#else
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+char *strrchr(const char *s, int c);
+#endif
+
+/* strlcpy: copy at most size-1 bytes and always NUL-terminate; returns strlen(src). */
+size_t tern_strlcpy(char *dst, const char *src, size_t size);
+/* mem_is_zero: true if all n bytes are zero. */
+bool mem_is_zero(const void *p, size_t n);
+
+#endif
