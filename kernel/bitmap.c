@@ -18,9 +18,9 @@ uint64_t bitmap_count(const uint64_t *map, uint64_t nbits)
 {
 	uint64_t n = 0, w;
 	for (w = 0; w < nbits / 64; w++)
-		n += (uint64_t)__builtin_popcountll(map[w]);
+		n += popcount64(map[w]);
 	if (nbits % 64)
-		n += (uint64_t)__builtin_popcountll(map[w] & ((1ULL << (nbits % 64)) - 1));
+		n += popcount64(map[w] & ((1ULL << (nbits % 64)) - 1));
 	return n;
 }
 
@@ -49,7 +49,7 @@ uint64_t bitmap_fetch_clear(uint64_t *map, uint64_t *out, uint64_t nbits)
 			continue;
 		uint64_t v = __atomic_exchange_n(&map[w], 0, __ATOMIC_ACQ_REL);
 		out[w] |= v;
-		moved += (uint64_t)__builtin_popcountll(v);
+		moved += popcount64(v);
 	}
 	return moved;
 }

@@ -43,6 +43,15 @@ static inline bool range_within(uint64_t addr, uint64_t len, uint64_t base, uint
 	return addr >= base && addr + len <= base + size;
 }
 
+/* popcount64: set bits in x (SWAR; the kernel has no libgcc and no POPCNT guarantee). */
+static inline unsigned popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
 /* muldiv64: a * b / c with a 128-bit intermediate; the quotient must fit in 64 bits. */
 static inline uint64_t muldiv64(uint64_t a, uint64_t b, uint64_t c)
 {

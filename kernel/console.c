@@ -24,13 +24,16 @@ void console_set_emergency(void)
 	g_emergency = true;
 }
 
-/* put_raw: bytes to the UART with \n -> \r\n. */
+static char g_last; /* last byte sent, so that "\r\n" is not expanded twice */
+
+/* put_raw: bytes to the UART with a lone \n expanded to \r\n. */
 static void put_raw(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
+		if (s[i] == '\n' && g_last != '\r')
 			uart_putc(COM1_PORT, '\r');
 		uart_putc(COM1_PORT, s[i]);
+		g_last = s[i];
 	}
 }
 
