@@ -15,7 +15,7 @@ static const uint8_t zero_pad[16];
 
 /* aead_start: key Poly1305 from block 0 and position the keystream at block 1. */
 static void aead_start(struct chacha20_ctx *chacha, struct poly1305_ctx *poly,
-		       const uint8_t key[AEAD_KEY_SIZE], const uint8_t nonce[AEAD_NONCE_SIZE])
+                       const uint8_t key[AEAD_KEY_SIZE], const uint8_t nonce[AEAD_NONCE_SIZE])
 {
 	uint8_t block0[CHACHA20_BLOCK_SIZE];
 	chacha20_block(block0, key, 0, nonce);
@@ -33,7 +33,7 @@ static void pad16(struct poly1305_ctx *poly, uint64_t len)
 
 /* aead_tag: finish the MAC input with the padded text and both lengths, write the tag. */
 static void aead_tag(struct poly1305_ctx *poly, uint64_t aad_len, uint64_t text_len,
-		     uint8_t tag[AEAD_TAG_SIZE])
+                     uint8_t tag[AEAD_TAG_SIZE])
 {
 	uint8_t lens[16];
 	pad16(poly, text_len);
@@ -45,7 +45,7 @@ static void aead_tag(struct poly1305_ctx *poly, uint64_t aad_len, uint64_t text_
 
 /* aead_init: start sealing one message under key and nonce. */
 void aead_init(struct aead_ctx *ctx, const uint8_t key[AEAD_KEY_SIZE],
-	       const uint8_t nonce[AEAD_NONCE_SIZE])
+               const uint8_t nonce[AEAD_NONCE_SIZE])
 {
 	aead_start(&ctx->chacha, &ctx->poly, key, nonce);
 	ctx->aad_len = ctx->text_len = 0;
@@ -112,8 +112,8 @@ void aead_abort(struct aead_ctx *ctx)
 
 /* aead_seal: one-shot encrypt pt (len bytes) into ct and compute tag (ct == pt allowed). */
 int aead_seal(uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE], const uint8_t *pt, size_t len,
-	      const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
-	      const uint8_t key[AEAD_KEY_SIZE])
+              const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
+              const uint8_t key[AEAD_KEY_SIZE])
 {
 	struct aead_ctx ctx;
 	int rc;
@@ -137,8 +137,8 @@ int aead_seal(uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE], const uint8_t *pt, size_t
  * decrypt into pt. Nothing is written to pt unless the tag is right.
  */
 int aead_open(uint8_t *pt, const uint8_t *ct, size_t len, const uint8_t tag[AEAD_TAG_SIZE],
-	      const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
-	      const uint8_t key[AEAD_KEY_SIZE])
+              const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
+              const uint8_t key[AEAD_KEY_SIZE])
 {
 	struct chacha20_ctx chacha;
 	struct poly1305_ctx poly;

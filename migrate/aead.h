@@ -16,9 +16,9 @@
 #include "migrate/chacha20.h"
 #include "migrate/poly1305.h"
 
-#define AEAD_KEY_SIZE	32
+#define AEAD_KEY_SIZE   32
 #define AEAD_NONCE_SIZE 12
-#define AEAD_TAG_SIZE	16
+#define AEAD_TAG_SIZE   16
 /* P_MAX of RFC 8439 2.8: 2^32 - 1 blocks of 64 bytes (block 0 makes the Poly1305 key). */
 #define AEAD_MAX_TEXT (((1ull << 32) - 1) * 64)
 
@@ -31,7 +31,7 @@ struct aead_ctx {
 
 /* aead_init: start sealing one message under key and nonce. */
 void aead_init(struct aead_ctx *ctx, const uint8_t key[AEAD_KEY_SIZE],
-	       const uint8_t nonce[AEAD_NONCE_SIZE]);
+               const uint8_t nonce[AEAD_NONCE_SIZE]);
 
 /* aead_aad: add associated data (any number of calls, all before the first text). */
 int aead_aad(struct aead_ctx *ctx, const void *aad, size_t len);
@@ -47,8 +47,8 @@ void aead_abort(struct aead_ctx *ctx);
 
 /* aead_seal: one-shot encrypt pt (len bytes) into ct and compute tag (ct == pt allowed). */
 int aead_seal(uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE], const uint8_t *pt, size_t len,
-	      const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
-	      const uint8_t key[AEAD_KEY_SIZE]);
+              const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
+              const uint8_t key[AEAD_KEY_SIZE]);
 
 /*
  * aead_open: verify tag over aad and ct (constant time), then decrypt ct into pt (pt == ct
@@ -56,7 +56,7 @@ int aead_seal(uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE], const uint8_t *pt, size_t
  * CRYPTO_E_INVAL.
  */
 int aead_open(uint8_t *pt, const uint8_t *ct, size_t len, const uint8_t tag[AEAD_TAG_SIZE],
-	      const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
-	      const uint8_t key[AEAD_KEY_SIZE]);
+              const void *aad, size_t aad_len, const uint8_t nonce[AEAD_NONCE_SIZE],
+              const uint8_t key[AEAD_KEY_SIZE]);
 
 #endif

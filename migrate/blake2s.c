@@ -4,22 +4,21 @@
 
 /* Initialisation vector, the SHA-256 IV (RFC 7693 2.6). */
 static const uint32_t blake2s_iv[8] = {
-	0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
-	0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
+    0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
 };
 
 /* Message word schedule SIGMA (RFC 7693 2.7); BLAKE2s uses rows 0..9. */
 static const uint8_t blake2s_sigma[10][16] = {
-	{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-	{14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-	{11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
-	{7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-	{9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
-	{2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-	{12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
-	{13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-	{6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
-	{10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
 };
 
 /* Mixing function G with BLAKE2s rotations R1..R4 = 16, 12, 8, 7 (RFC 7693 3.1). */
@@ -83,8 +82,7 @@ static inline void blake2s_count(struct blake2s_ctx *ctx, uint32_t n)
  */
 int blake2s_init(struct blake2s_ctx *ctx, size_t outlen, const void *key, size_t keylen)
 {
-	if (outlen < 1 || outlen > BLAKE2S_OUT_MAX || keylen > BLAKE2S_KEY_MAX ||
-	    (keylen && !key))
+	if (outlen < 1 || outlen > BLAKE2S_OUT_MAX || keylen > BLAKE2S_KEY_MAX || (keylen && !key))
 		return CRYPTO_E_INVAL;
 	for (int i = 0; i < 8; i++)
 		ctx->h[i] = blake2s_iv[i];
@@ -146,7 +144,7 @@ void blake2s_final(struct blake2s_ctx *ctx, uint8_t *out)
 
 /* blake2s: one-shot (keyed if keylen > 0) hash; returns CRYPTO_OK or CRYPTO_E_INVAL. */
 int blake2s(uint8_t *out, size_t outlen, const void *key, size_t keylen, const void *in,
-	    size_t inlen)
+            size_t inlen)
 {
 	struct blake2s_ctx ctx;
 	if (!out || (inlen && !in))

@@ -22,8 +22,7 @@
 	} while (0)
 
 /* chacha20_qround: the quarter round on state words a, b, c, d (RFC 8439 2.1/2.2; for tests). */
-void chacha20_qround(uint32_t s[16], unsigned int a, unsigned int b, unsigned int c,
-		     unsigned int d)
+void chacha20_qround(uint32_t s[16], unsigned int a, unsigned int b, unsigned int c, unsigned int d)
 {
 	QR(s[a & 15], s[b & 15], s[c & 15], s[d & 15]);
 }
@@ -69,7 +68,7 @@ static void chacha20_core(uint32_t out[16], const uint32_t in[16])
 
 /* chacha20_setup: constants | key | counter | nonce (RFC 8439 2.3). */
 static void chacha20_setup(uint32_t s[16], const uint8_t key[32], uint32_t counter,
-			   const uint8_t nonce[12])
+                           const uint8_t nonce[12])
 {
 	s[0] = CHACHA_C0;
 	s[1] = CHACHA_C1;
@@ -92,7 +91,7 @@ static void chacha20_serialize(uint8_t out[64], const uint32_t x[16])
 
 /* chacha20_block: one 64-byte keystream block for key, counter and nonce (RFC 8439 2.3). */
 void chacha20_block(uint8_t out[CHACHA20_BLOCK_SIZE], const uint8_t key[CHACHA20_KEY_SIZE],
-		    uint32_t counter, const uint8_t nonce[CHACHA20_NONCE_SIZE])
+                    uint32_t counter, const uint8_t nonce[CHACHA20_NONCE_SIZE])
 {
 	uint32_t s[16], x[16];
 	chacha20_setup(s, key, counter, nonce);
@@ -104,7 +103,7 @@ void chacha20_block(uint8_t out[CHACHA20_BLOCK_SIZE], const uint8_t key[CHACHA20
 
 /* chacha20_init: start a keystream at block `counter`. */
 void chacha20_init(struct chacha20_ctx *ctx, const uint8_t key[CHACHA20_KEY_SIZE],
-		   const uint8_t nonce[CHACHA20_NONCE_SIZE], uint32_t counter)
+                   const uint8_t nonce[CHACHA20_NONCE_SIZE], uint32_t counter)
 {
 	chacha20_setup(ctx->state, key, counter, nonce);
 	ctx->ks_used = CHACHA20_BLOCK_SIZE;
@@ -121,7 +120,7 @@ static inline void chacha20_next(struct chacha20_ctx *ctx, uint32_t x[16])
 
 /* chacha20_xor_blocks: XOR n whole 64-byte blocks of src with fresh keystream into dst. */
 static void chacha20_xor_blocks(struct chacha20_ctx *ctx, uint8_t *dst, const uint8_t *src,
-				size_t n)
+                                size_t n)
 {
 	uint32_t x[16];
 	for (; n; n--, src += 64, dst += 64) {
@@ -185,8 +184,8 @@ void chacha20_wipe(struct chacha20_ctx *ctx)
 
 /* chacha20_xor_once: one-shot chacha20_init + chacha20_xor + chacha20_wipe. */
 int chacha20_xor_once(uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t key[CHACHA20_KEY_SIZE],
-		      const uint8_t nonce[CHACHA20_NONCE_SIZE], uint32_t counter)
+                      const uint8_t key[CHACHA20_KEY_SIZE],
+                      const uint8_t nonce[CHACHA20_NONCE_SIZE], uint32_t counter)
 {
 	struct chacha20_ctx ctx;
 	chacha20_init(&ctx, key, nonce, counter);

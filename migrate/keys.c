@@ -7,9 +7,9 @@
 #include "migrate/blake2s.h"
 #include "migrate/crypto_util.h"
 
-#define PASS_DOMAIN  "tern passphrase v1" /* K0 = BLAKE2s(PASS_DOMAIN | 0 | passphrase) */
-#define PASS_SALT    "tern cluster key v1"	/* PBKDF2 salt */
-#define SESSION_SALT "tern session v1"	/* extract salt prefix */
+#define PASS_DOMAIN  "tern passphrase v1"  /* K0 = BLAKE2s(PASS_DOMAIN | 0 | passphrase) */
+#define PASS_SALT    "tern cluster key v1" /* PBKDF2 salt */
+#define SESSION_SALT "tern session v1"     /* extract salt prefix */
 #define KEY_ID_MSG   "tern key id v1"
 
 /* ---- key derivation ----------------------------------------------------------------------- */
@@ -22,7 +22,7 @@ void kdf_extract(uint8_t prk[32], const uint8_t ikm[32], const void *salt, size_
 
 /* kdf_expand: T(i) = BLAKE2s-256_prk(T(i-1) | info | i), okm = T(1) | T(2) | ... (RFC 5869). */
 int kdf_expand(uint8_t *okm, size_t okm_len, const uint8_t prk[32], const void *info,
-	       size_t info_len)
+               size_t info_len)
 {
 	uint8_t t[32];
 	struct blake2s_ctx ctx;
@@ -51,7 +51,7 @@ int kdf_expand(uint8_t *okm, size_t okm_len, const uint8_t prk[32], const void *
  * U1 = PRF(salt | INT(1)), Ui = PRF(U(i-1)), key = U1 ^ ... ^ Un (INT(1) = 00 00 00 01).
  */
 int keys_stretch_passphrase(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *pass, size_t len,
-			    uint32_t iterations)
+                            uint32_t iterations)
 {
 	static const uint8_t block1[4] = {0, 0, 0, 1}; /* INT(1), big-endian as in RFC 8018 */
 	struct blake2s_ctx ctx;
@@ -83,9 +83,9 @@ int keys_stretch_passphrase(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *pass
 static uint32_t hex_nibble(uint8_t ch, uint32_t *bad)
 {
 	uint32_t c = ch;
-	uint32_t num = c ^ 0x30;			    /* '0'..'9' -> 0..9 */
-	uint32_t num_ok = ((num - 10) >> 8) & 1;	    /* num < 10 */
-	uint32_t alpha = ((c & ~0x20u) - 55) & 0xff;	    /* 'A'..'F', 'a'..'f' -> 10..15 */
+	uint32_t num = c ^ 0x30;                     /* '0'..'9' -> 0..9 */
+	uint32_t num_ok = ((num - 10) >> 8) & 1;     /* num < 10 */
+	uint32_t alpha = ((c & ~0x20u) - 55) & 0xff; /* 'A'..'F', 'a'..'f' -> 10..15 */
 	uint32_t alpha_ok = (((alpha - 10) ^ (alpha - 16)) >> 8) & 1; /* 10 <= alpha < 16 */
 	*bad |= 1 ^ (num_ok | alpha_ok);
 	return (num & (0u - num_ok)) | (alpha & (0u - alpha_ok));
@@ -115,13 +115,13 @@ static int parse_hex_key(uint8_t key[32], const char *s, size_t len)
 }
 
 /* parse_passphrase: length and content checks (no NUL inside), then the stretch. */
-static int parse_passphrase(uint8_t key[32], const char *s, size_t len)
+static int parse_passphrase(uint8_t key[32], const char *s, size_t len, uint32_t iterations)
 {
 	if (len < KEYS_PASSPHRASE_MIN)
 		return CRYPTO_E_WEAK;
 	if (len > KEYS_PASSPHRASE_MAX || strnlen(s, len) != len)
 		return CRYPTO_E_FORMAT;
-	return keys_stretch_passphrase(key, s, len, KEYS_PASSPHRASE_ITERATIONS);
+	return keys_stretch_passphrase(key, s, len, iterations);
 }
 
 /* has_prefix: s (len bytes) starts with the string p. */
@@ -131,33 +131,40 @@ static bool has_prefix(const char *s, size_t len, const char *p)
 	return len >= n && !memcmp(s, p, n);
 }
 
-/* keys_parse_cluster_key: tern.conf value -> 32-byte cluster key (see keys.h). */
-int keys_parse_cluster_key(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *text, size_t len)
+/* keys_parse_cluster_key_iter: tern.conf value -> 32-byte cluster key (see keys.h). */
+int keys_parse_cluster_key_iter(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *text, size_t len,
+                                uint32_t iterations)
 {
 	int rc;
 	uint8_t tmp[32];
 
-	if (!key || !text)
+	if (!key || !text || !iterations)
 		return CRYPTO_E_INVAL;
 	if (has_prefix(text, len, "hex:"))
 		rc = parse_hex_key(key, text + 4, len - 4);
 	else if (has_prefix(text, len, "passphrase:"))
-		rc = parse_passphrase(key, text + 11, len - 11);
+		rc = parse_passphrase(key, text + 11, len - 11, iterations);
 	else if (len == 64 && hex_decode32(tmp, text))
 		rc = parse_hex_key(key, text, len);
 	else
-		rc = parse_passphrase(key, text, len);
+		rc = parse_passphrase(key, text, len, iterations);
 	crypto_wipe(tmp, sizeof(tmp));
 	if (rc != CRYPTO_OK)
 		crypto_wipe(key, KEYS_CLUSTER_KEY_SIZE);
 	return rc;
 }
 
+/* keys_parse_cluster_key: tern.conf value -> key, passphrases with the default iterations. */
+int keys_parse_cluster_key(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *text, size_t len)
+{
+	return keys_parse_cluster_key_iter(key, text, len, KEYS_PASSPHRASE_ITERATIONS);
+}
+
 /* keys_key_id: first 8 bytes of BLAKE2s keyed with the cluster key over KEY_ID_MSG. */
 void keys_key_id(uint8_t id[KEYS_KEY_ID_SIZE], const uint8_t key[KEYS_CLUSTER_KEY_SIZE])
 {
 	blake2s(id, KEYS_KEY_ID_SIZE, key, KEYS_CLUSTER_KEY_SIZE, KEY_ID_MSG,
-		sizeof(KEY_ID_MSG) - 1);
+	        sizeof(KEY_ID_MSG) - 1);
 }
 
 /*
@@ -165,8 +172,8 @@ void keys_key_id(uint8_t id[KEYS_KEY_ID_SIZE], const uint8_t key[KEYS_CLUSTER_KE
  * key | iv = expand(prk, label, 44).
  */
 int keys_derive(struct session_key *out, const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE],
-		const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
-		const char *label)
+                const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
+                const char *label)
 {
 	uint8_t salt[sizeof(SESSION_SALT) + 2 * KEYS_NONCE_SIZE];
 	uint8_t prk[32], okm[AEAD_KEY_SIZE + KEYS_IV_SIZE];
@@ -194,9 +201,9 @@ int keys_derive(struct session_key *out, const uint8_t cluster_key[KEYS_CLUSTER_
 
 /* keys_derive_pair: both directions, labels "<proto> a->b" and "<proto> b->a". */
 int keys_derive_pair(struct session_key *tx, struct session_key *rx,
-		     const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE], const char *proto,
-		     const uint8_t nonce_i[KEYS_NONCE_SIZE],
-		     const uint8_t nonce_r[KEYS_NONCE_SIZE], bool initiator)
+                     const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE], const char *proto,
+                     const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
+                     bool initiator)
 {
 	char ab[KEYS_LABEL_MAX + 1], ba[KEYS_LABEL_MAX + 1];
 	size_t n;
@@ -259,8 +266,8 @@ static int stream_take(struct crypto_stream *s, uint64_t *seq)
 
 /* crypto_stream_seal: seal the next record (see keys.h). */
 int crypto_stream_seal(struct crypto_stream *s, uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE],
-		       const uint8_t *pt, size_t len, const void *aad, size_t aad_len,
-		       uint64_t *seq_out)
+                       const uint8_t *pt, size_t len, const void *aad, size_t aad_len,
+                       uint64_t *seq_out)
 {
 	uint8_t nonce[AEAD_NONCE_SIZE];
 	uint64_t seq;
@@ -299,8 +306,8 @@ int crypto_stream_seal_begin(struct crypto_stream *s, struct aead_ctx *ctx, uint
 
 /* crypto_stream_open: open record seq, which must be the next one expected (see keys.h). */
 int crypto_stream_open(struct crypto_stream *s, uint64_t seq, uint8_t *pt, const uint8_t *ct,
-		       size_t len, const uint8_t tag[AEAD_TAG_SIZE], const void *aad,
-		       size_t aad_len)
+                       size_t len, const uint8_t tag[AEAD_TAG_SIZE], const void *aad,
+                       size_t aad_len)
 {
 	uint8_t nonce[AEAD_NONCE_SIZE];
 
@@ -365,8 +372,7 @@ void replay_update(struct replay_window *w, uint64_t seq)
 /* ---- authenticated datagrams -------------------------------------------------------------- */
 
 /* crypto_dgram_tx_init: start sending as sender with session key k (sequence 0). */
-void crypto_dgram_tx_init(struct crypto_dgram_tx *tx, const struct session_key *k,
-			  uint32_t sender)
+void crypto_dgram_tx_init(struct crypto_dgram_tx *tx, const struct session_key *k, uint32_t sender)
 {
 	tx->k = *k;
 	tx->sender = sender;
@@ -374,8 +380,7 @@ void crypto_dgram_tx_init(struct crypto_dgram_tx *tx, const struct session_key *
 }
 
 /* crypto_dgram_rx_init: accept datagrams from sender under session key k. */
-void crypto_dgram_rx_init(struct crypto_dgram_rx *rx, const struct session_key *k,
-			  uint32_t sender)
+void crypto_dgram_rx_init(struct crypto_dgram_rx *rx, const struct session_key *k, uint32_t sender)
 {
 	rx->k = *k;
 	rx->sender = sender;
@@ -384,7 +389,7 @@ void crypto_dgram_rx_init(struct crypto_dgram_rx *rx, const struct session_key *
 
 /* crypto_dgram_seal: header | AEAD(payload, aad = header) | tag (see keys.h). */
 int crypto_dgram_seal(struct crypto_dgram_tx *tx, uint8_t type, uint8_t *out, size_t cap,
-		      const void *payload, size_t len)
+                      const void *payload, size_t len)
 {
 	uint8_t nonce[AEAD_NONCE_SIZE];
 
@@ -405,7 +410,7 @@ int crypto_dgram_seal(struct crypto_dgram_tx *tx, uint8_t type, uint8_t *out, si
 	store64_le(out + 8, seq);
 	keys_nonce(nonce, tx->k.iv, seq);
 	int rc = aead_seal(out + CRYPTO_DGRAM_HDR_SIZE, out + CRYPTO_DGRAM_HDR_SIZE + len, payload,
-			   len, out, CRYPTO_DGRAM_HDR_SIZE, nonce, tx->k.key);
+	                   len, out, CRYPTO_DGRAM_HDR_SIZE, nonce, tx->k.key);
 	return rc == CRYPTO_OK ? (int)(len + CRYPTO_DGRAM_OVERHEAD) : rc;
 }
 
@@ -423,8 +428,8 @@ int crypto_dgram_peek(const uint8_t *pkt, size_t len, uint32_t *sender, uint8_t 
 }
 
 /* crypto_dgram_open: header, sender, replay window, then AEAD (see keys.h). */
-int crypto_dgram_open(struct crypto_dgram_rx *rx, uint8_t *payload, size_t cap,
-		      const uint8_t *pkt, size_t len, uint8_t *type)
+int crypto_dgram_open(struct crypto_dgram_rx *rx, uint8_t *payload, size_t cap, const uint8_t *pkt,
+                      size_t len, uint8_t *type)
 {
 	uint8_t nonce[AEAD_NONCE_SIZE];
 	uint32_t sender;
@@ -443,8 +448,8 @@ int crypto_dgram_open(struct crypto_dgram_rx *rx, uint8_t *payload, size_t cap,
 		return rc;
 	keys_nonce(nonce, rx->k.iv, seq);
 	rc = aead_open(payload, pkt + CRYPTO_DGRAM_HDR_SIZE, plen,
-		       pkt + CRYPTO_DGRAM_HDR_SIZE + plen, pkt, CRYPTO_DGRAM_HDR_SIZE, nonce,
-		       rx->k.key);
+	               pkt + CRYPTO_DGRAM_HDR_SIZE + plen, pkt, CRYPTO_DGRAM_HDR_SIZE, nonce,
+	               rx->k.key);
 	if (rc != CRYPTO_OK)
 		return rc;
 	replay_update(&rx->win, seq); /* only authenticated numbers move the window */

@@ -15,15 +15,15 @@
 #include "migrate/aead.h"
 
 #define KEYS_CLUSTER_KEY_SIZE 32
-#define KEYS_NONCE_SIZE	      32 /* per-peer random session nonce */
-#define KEYS_IV_SIZE	      AEAD_NONCE_SIZE
+#define KEYS_NONCE_SIZE       32 /* per-peer random session nonce */
+#define KEYS_IV_SIZE          AEAD_NONCE_SIZE
 #define KEYS_KEY_ID_SIZE      8
 #define KEYS_PASSPHRASE_MIN   16
 #define KEYS_PASSPHRASE_MAX   1024
-#define KEYS_LABEL_MAX	      64
+#define KEYS_LABEL_MAX        64
 /* PBKDF2 iterations for passphrases (each one is two BLAKE2s compressions). */
 #define KEYS_PASSPHRASE_ITERATIONS (1u << 20)
-#define KEYS_KDF_OUT_MAX	   (255 * 32)
+#define KEYS_KDF_OUT_MAX           (255 * 32)
 
 /* ---- key derivation ----------------------------------------------------------------------- */
 
@@ -32,11 +32,11 @@ void kdf_extract(uint8_t prk[32], const uint8_t ikm[32], const void *salt, size_
 
 /* kdf_expand: HKDF-Expand with keyed BLAKE2s-256 as PRF: okm_len (<= 255*32) bytes. */
 int kdf_expand(uint8_t *okm, size_t okm_len, const uint8_t prk[32], const void *info,
-	       size_t info_len);
+               size_t info_len);
 
 /* keys_stretch_passphrase: the passphrase KDF with an explicit iteration count (>= 1). */
 int keys_stretch_passphrase(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *pass, size_t len,
-			    uint32_t iterations);
+                            uint32_t iterations);
 
 /*
  * keys_parse_cluster_key: tern.conf value -> 32-byte cluster key. "hex:" + 64 hex digits, or
@@ -45,6 +45,10 @@ int keys_stretch_passphrase(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *pass
  * (too short, or an all-zero raw key). The key is wiped on failure.
  */
 int keys_parse_cluster_key(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *text, size_t len);
+
+/* keys_parse_cluster_key_iter: the same with an explicit passphrase iteration count (tests). */
+int keys_parse_cluster_key_iter(uint8_t key[KEYS_CLUSTER_KEY_SIZE], const char *text, size_t len,
+                                uint32_t iterations);
 
 /* keys_key_id: a public 8-byte fingerprint of a cluster key, to compare hosts in logs. */
 void keys_key_id(uint8_t id[KEYS_KEY_ID_SIZE], const uint8_t key[KEYS_CLUSTER_KEY_SIZE]);
@@ -61,8 +65,8 @@ struct session_key {
  * than KEYS_LABEL_MAX) or CRYPTO_E_WEAK (equal nonces).
  */
 int keys_derive(struct session_key *out, const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE],
-		const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
-		const char *label);
+                const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
+                const char *label);
 
 /*
  * keys_derive_pair: both directions of a session for protocol proto (e.g. "tern migrate v1"):
@@ -70,9 +74,9 @@ int keys_derive(struct session_key *out, const uint8_t cluster_key[KEYS_CLUSTER_
  * tx = a->b, rx = b->a; the responder the reverse, so the two ends match up.
  */
 int keys_derive_pair(struct session_key *tx, struct session_key *rx,
-		     const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE], const char *proto,
-		     const uint8_t nonce_i[KEYS_NONCE_SIZE],
-		     const uint8_t nonce_r[KEYS_NONCE_SIZE], bool initiator);
+                     const uint8_t cluster_key[KEYS_CLUSTER_KEY_SIZE], const char *proto,
+                     const uint8_t nonce_i[KEYS_NONCE_SIZE], const uint8_t nonce_r[KEYS_NONCE_SIZE],
+                     bool initiator);
 
 /* keys_nonce: the AEAD nonce of record seq: iv XOR (4 zero bytes | le64(seq)). */
 void keys_nonce(uint8_t nonce[AEAD_NONCE_SIZE], const uint8_t iv[KEYS_IV_SIZE], uint64_t seq);
@@ -101,12 +105,14 @@ void crypto_stream_wipe(struct crypto_stream *s);
  * records, CRYPTO_E_TOOLONG above CRYPTO_RECORD_MAX.
  */
 int crypto_stream_seal(struct crypto_stream *s, uint8_t *ct, uint8_t tag[AEAD_TAG_SIZE],
-		       const uint8_t *pt, size_t len, const void *aad, size_t aad_len,
-		       uint64_t *seq_out);
+                       const uint8_t *pt, size_t len, const void *aad, size_t aad_len,
+                       uint64_t *seq_out);
 
 /*
  * crypto_stream_seal_begin: reserve the next sequence number and aead_init() ctx with its
- * nonce, for incremental sealing (aead_aad / aead_seal_update / aead_seal_final).
+ * nonce, for incremental sealing (aead_aad / aead_seal_update / aead_seal_final). The record
+ * must then be finished and sent: an abandoned one leaves a gap the receiver reports as
+ * CRYPTO_E_ORDER.
  */
 int crypto_stream_seal_begin(struct crypto_stream *s, struct aead_ctx *ctx, uint64_t *seq_out);
 
@@ -116,12 +122,12 @@ int crypto_stream_seal_begin(struct crypto_stream *s, struct aead_ctx *ctx, uint
  * then closed: CRYPTO_E_DEAD from then on). pt is written only on success.
  */
 int crypto_stream_open(struct crypto_stream *s, uint64_t seq, uint8_t *pt, const uint8_t *ct,
-		       size_t len, const uint8_t tag[AEAD_TAG_SIZE], const void *aad,
-		       size_t aad_len);
+                       size_t len, const uint8_t tag[AEAD_TAG_SIZE], const void *aad,
+                       size_t aad_len);
 
 /* ---- replay window (datagrams) ------------------------------------------------------------ */
 
-#define REPLAY_WORDS  16		      /* ring of 64-bit bitmap words, a power of two */
+#define REPLAY_WORDS  16                       /* ring of 64-bit bitmap words, a power of two */
 #define REPLAY_WINDOW (REPLAY_WORDS * 64 - 64) /* accepts seq > highest - REPLAY_WINDOW */
 
 struct replay_window {
@@ -148,10 +154,10 @@ void replay_update(struct replay_window *w, uint64_t seq);
  *   1  u8   type (caller's message type)       8  le64 sequence number (nonce counter)
  *   2  le16 reserved, zero
  */
-#define CRYPTO_DGRAM_VERSION	 1
-#define CRYPTO_DGRAM_HDR_SIZE	 16
-#define CRYPTO_DGRAM_OVERHEAD	 (CRYPTO_DGRAM_HDR_SIZE + AEAD_TAG_SIZE)
-#define CRYPTO_DGRAM_MAX_SIZE	 65507 /* largest UDP/IPv4 payload */
+#define CRYPTO_DGRAM_VERSION     1
+#define CRYPTO_DGRAM_HDR_SIZE    16
+#define CRYPTO_DGRAM_OVERHEAD    (CRYPTO_DGRAM_HDR_SIZE + AEAD_TAG_SIZE)
+#define CRYPTO_DGRAM_MAX_SIZE    65507 /* largest UDP/IPv4 payload */
 #define CRYPTO_DGRAM_MAX_PAYLOAD (CRYPTO_DGRAM_MAX_SIZE - CRYPTO_DGRAM_OVERHEAD)
 
 /* Sending side for one (session key, sender id). */
@@ -169,19 +175,17 @@ struct crypto_dgram_rx {
 };
 
 /* crypto_dgram_tx_init: start sending as sender with session key k (sequence 0). */
-void crypto_dgram_tx_init(struct crypto_dgram_tx *tx, const struct session_key *k,
-			  uint32_t sender);
+void crypto_dgram_tx_init(struct crypto_dgram_tx *tx, const struct session_key *k, uint32_t sender);
 
 /* crypto_dgram_rx_init: accept datagrams from sender under session key k. */
-void crypto_dgram_rx_init(struct crypto_dgram_rx *rx, const struct session_key *k,
-			  uint32_t sender);
+void crypto_dgram_rx_init(struct crypto_dgram_rx *rx, const struct session_key *k, uint32_t sender);
 
 /*
  * crypto_dgram_seal: build one datagram of type carrying payload (len bytes) into out (cap
  * bytes). Returns the datagram length (len + CRYPTO_DGRAM_OVERHEAD) or a negative error.
  */
 int crypto_dgram_seal(struct crypto_dgram_tx *tx, uint8_t type, uint8_t *out, size_t cap,
-		      const void *payload, size_t len);
+                      const void *payload, size_t len);
 
 /* crypto_dgram_peek: read the (unauthenticated!) sender id and type to pick the rx context. */
 int crypto_dgram_peek(const uint8_t *pkt, size_t len, uint32_t *sender, uint8_t *type);
@@ -192,8 +196,8 @@ int crypto_dgram_peek(const uint8_t *pkt, size_t len, uint32_t *sender, uint8_t 
  * CRYPTO_E_PEER, CRYPTO_E_REPLAY, CRYPTO_E_AUTH, CRYPTO_E_SPACE); payload is written only on
  * success. *type (may be NULL) gets the authenticated type.
  */
-int crypto_dgram_open(struct crypto_dgram_rx *rx, uint8_t *payload, size_t cap,
-		      const uint8_t *pkt, size_t len, uint8_t *type);
+int crypto_dgram_open(struct crypto_dgram_rx *rx, uint8_t *payload, size_t cap, const uint8_t *pkt,
+                      size_t len, uint8_t *type);
 
 /* crypto_dgram_tx_wipe / crypto_dgram_rx_wipe: erase a context's key. */
 void crypto_dgram_tx_wipe(struct crypto_dgram_tx *tx);

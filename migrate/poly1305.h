@@ -1,7 +1,8 @@
 /*
  * Poly1305 one-time authenticator, RFC 8439 section 2.5. A key (r, s) must authenticate only
  * one message: in Tern it always comes from ChaCha20 block 0 of a fresh nonce (aead.c).
- * Three 44/44/42-bit limbs with 64x64->128-bit multiplies (no 128-bit division), constant time.
+ * Radix 2^64 (two 64-bit limbs plus a few top bits) with 64x64->128-bit multiplies (no 128-bit
+ * division), constant time.
  */
 #ifndef TERN_POLY1305_H
 #define TERN_POLY1305_H
@@ -13,10 +14,10 @@
 #define POLY1305_BLOCK_SIZE 16
 
 struct poly1305_ctx {
-	uint64_t r[3];			  /* clamped r in 44/44/42-bit limbs */
-	uint64_t s[2];			  /* 20 * r[1], 20 * r[2]: folded 2^130 = 5 reduction */
-	uint64_t h[3];			  /* accumulator, partially reduced */
-	uint64_t pad[2];		  /* s half of the key, added at the end */
+	uint64_t r[2];                    /* clamped r, low and high 64 bits */
+	uint64_t s1;                      /* r[1] + r[1] / 4 = 5/4 r[1]: folds 2^128 * r[1] mod p */
+	uint64_t h[3];                    /* accumulator h0 + h1 2^64 + h2 2^128, partly reduced */
+	uint64_t pad[2];                  /* s half of the key, added at the end */
 	uint8_t buf[POLY1305_BLOCK_SIZE]; /* pending bytes of an incomplete block */
 	size_t buflen;
 };
@@ -32,7 +33,7 @@ void poly1305_final(struct poly1305_ctx *ctx, uint8_t tag[POLY1305_TAG_SIZE]);
 
 /* poly1305_auth: one-shot tag of msg under key. */
 void poly1305_auth(uint8_t tag[POLY1305_TAG_SIZE], const void *msg, size_t len,
-		   const uint8_t key[POLY1305_KEY_SIZE]);
+                   const uint8_t key[POLY1305_KEY_SIZE]);
 
 /* poly1305_verify: constant-time tag comparison; true if equal. */
 bool poly1305_verify(const uint8_t a[POLY1305_TAG_SIZE], const uint8_t b[POLY1305_TAG_SIZE]);
