@@ -60,8 +60,15 @@ $(B)/BOOTX64.EFI: $(B)/loader.so
 		-j .rela -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 \
 		--subsystem=10 $< $@
 
-# Guest images (issue 3 adds the builder); whatever is in build/images goes on the stick.
-$(IMAGE): $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) tools/mkimage.sh $(wildcard $(B)/images/*)
+# Guest images (tools/mkguest.sh, docs/guest.md); whatever is in build/images goes on the stick.
+GUEST := $(B)/images/vmlinuz $(B)/images/initrd.img
+$(B)/guest/stamp: tools/mkguest.sh $(shell find tools/guest -type f)
+	tools/mkguest.sh $(B)
+	@touch $@
+$(GUEST): $(B)/guest/stamp ;
+guest: deps $(GUEST)
+
+$(IMAGE): $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) tools/mkimage.sh $(GUEST) $(wildcard $(B)/images/*)
 	tools/mkimage.sh $@ $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) $(B)/images
 
 run: all
@@ -122,6 +129,6 @@ format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(B)/k $(B)/l $(B)/unit $(B)/fuzz $(B)/*.elf $(B)/*.so $(B)/*.EFI $(IMAGE)
+	rm -rf $(B)/k $(B)/l $(B)/unit $(B)/fuzz $(B)/*.elf $(B)/*.so $(B)/*.EFI $(IMAGE) $(B)/guest $(B)/images
 
 -include $(shell find $(B)/k $(B)/l -name '*.d' 2>/dev/null)

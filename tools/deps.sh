@@ -2,7 +2,7 @@
 # Install the Debian packages Tern's build and tests need; only what is missing.
 # Called by the Makefile (make deps); safe to run again. Nothing comes from outside apt.
 set -e
-PKGS="gnu-efi nasm qemu-system-x86 qemu-utils ovmf mtools dosfstools gdisk
+PKGS="gcc libc6-dev binutils python3 gnu-efi nasm qemu-system-x86 qemu-utils ovmf mtools dosfstools gdisk
 python3-pytest python3-pexpect libcmocka-dev clang libclang-rt-14-dev
 bochs bochsbios bochs-x busybox-static cpio xz-utils zstd libsodium-dev
 iproute2 iperf3 socat netcat-openbsd clang-format"

@@ -1,13 +1,16 @@
 #!/bin/bash
 # mkguest.sh [BUILD_DIR]: builds the Tern test guest (see docs/guest.md).
 #   BUILD_DIR/images/vmlinuz     Debian's cloud kernel (linux-image-cloud-amd64), unmodified
-#   BUILD_DIR/images/initrd.img  gzip'ed newc initramfs: busybox-static, the virtio modules,
-#                                the test programs (tools/guest/tern-*.c) and /init
+#   BUILD_DIR/images/initrd.img  newc initramfs (uncompressed by default: it boots fastest under
+#                                emulation): busybox-static, the virtio modules, the test
+#                                programs (tools/guest/tern-*.c), /init (tools/guest/init)
+#                                and whatever is in tools/guest/rootfs/
 # Packages come from apt only (apt-get download, unpacked with dpkg-deb into the build tree)
 # and are cached in BUILD_DIR/guest-cache with their SHA-256 sums: when the cache is valid no
 # network is used. Set TERN_GUEST_REFRESH=1 to resolve and download the packages again (e.g.
 # after a Debian kernel update), TERN_GUEST_KERNEL=META to use another kernel meta-package
-# (default linux-image-cloud-amd64), TERN_GUEST_COMPRESS=none|gzip|zstd for the initramfs.
+# (default linux-image-cloud-amd64), TERN_GUEST_COMPRESS=none|gzip|zstd for the initramfs
+# (default none).
 # Scratch files go to BUILD_DIR/guest. The output is byte-for-byte reproducible.
 set -euo pipefail
 
@@ -18,7 +21,7 @@ cache=$B/guest-cache
 work=$B/guest
 out=$B/images
 meta=${TERN_GUEST_KERNEL:-linux-image-cloud-amd64}
-compress=${TERN_GUEST_COMPRESS:-gzip}
+compress=${TERN_GUEST_COMPRESS:-none}
 # Modules for later virtio work, loaded by /init with tern.modules=1 (their dependencies are
 # added and everything is put in dependency order automatically).
 MODULES="virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover
@@ -50,11 +53,11 @@ resolve_kernel() {
 fetch() {
 	local sudo="" kpkg tmp f
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	kpkg=$(resolve_kernel)
+	kpkg=$(resolve_kernel || true)
 	if [ -z "$kpkg" ]; then
 		log "no apt lists for $meta, running apt-get update"
 		$sudo apt-get update -qq || die "apt-get update failed"
-		kpkg=$(resolve_kernel)
+		kpkg=$(resolve_kernel || true)
 	fi
 	[ -n "$kpkg" ] || die "cannot resolve the kernel package of $meta (apt-cache depends)"
 	log "downloading $kpkg busybox-static"
@@ -95,7 +98,7 @@ if ! cmp -s "$cache/manifest" "$work/unpacked.manifest" 2>/dev/null; then
 	dpkg-deb -x "$bdeb" "$work/pkg"
 	cp "$cache/manifest" "$work/unpacked.manifest"
 fi
-vmlinuz=$(ls "$work"/pkg/boot/vmlinuz-* 2>/dev/null | head -n1)
+vmlinuz=$(find "$work/pkg/boot" -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort | head -n1)
 [ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $(basename "$kdeb")"
 kver=${vmlinuz##*/vmlinuz-}
 moddir=
@@ -150,16 +153,16 @@ EOF
 cmp -s "$work/obj/tern-tools.c.new" "$work/obj/tern-tools.c" ||
 	mv "$work/obj/tern-tools.c.new" "$work/obj/tern-tools.c"
 rm -f "$work/obj/tern-tools.c.new"
-CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -ffunction-sections -fdata-sections"
+CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Werror -ffunction-sections -fdata-sections)
 objs=("$work/obj/tern-tools.o")
 for p in "${progs[@]}"; do
 	o=$work/obj/$p.o
 	if [ ! -f "$o" ] || [ "$src/$p.c" -nt "$o" ] || [ "$src/common.h" -nt "$o" ]; then
-		gcc $CFLAGS -I"$src" -Dmain="${p//-/_}_main" -c "$src/$p.c" -o "$o"
+		gcc "${CFLAGS[@]}" -I"$src" -Dmain="${p//-/_}_main" -c "$src/$p.c" -o "$o"
 	fi
 	objs+=("$o")
 done
-gcc $CFLAGS -c "$work/obj/tern-tools.c" -o "$work/obj/tern-tools.o"
+gcc "${CFLAGS[@]}" -c "$work/obj/tern-tools.c" -o "$work/obj/tern-tools.o"
 gcc -static -s -Wl,--gc-sections -o "$work/bin/tern-tools" "${objs[@]}"
 for p in "${progs[@]}"; do ln -sf tern-tools "$work/bin/$p"; done
 
@@ -183,6 +186,10 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\n' >"$root/etc/group"
 echo tern-guest >"$root/etc/hostname"
 ln -s /proc/mounts "$root/etc/mtab"
+# Extra files: tools/guest/rootfs/ is copied over the tree as it is (modes kept).
+if [ -d "$src/rootfs" ]; then
+	cp -R --no-preserve=ownership "$src/rootfs/." "$root/"
+fi
 
 # Modules: dependency closure of $MODULES, decompressed, in load order.
 declare -A modfile=() state=()
@@ -205,14 +212,14 @@ order=()
 # Depth-first visit: a module's dependencies are appended before the module.
 visit() {
 	local m=$1 deps d
-	[ "${state[$m]:-}" = done ] && return 0
-	[ "${state[$m]:-}" = busy ] && die "module dependency cycle at $m"
+	[ "${state[$m]:-}" = "done" ] && return 0
+	[ "${state[$m]:-}" = "busy" ] && die "module dependency cycle at $m"
 	[ -n "${modfile[$m]:-}" ] || die "module $m not found in $(basename "$kdeb")"
-	state[$m]=busy
+	state[$m]="busy"
 	modcat "${modfile[$m]}" >"$root/lib/modules/$m.ko"
 	deps=$(tr '\0' '\n' <"$root/lib/modules/$m.ko" | sed -n 's/^depends=//p' | head -n1)
 	for d in ${deps//,/ }; do visit "${d//-/_}"; done
-	state[$m]=done
+	state[$m]="done"
 	order+=("$m")
 }
 for m in $MODULES; do visit "$m"; done

@@ -52,8 +52,8 @@ static inline uint64_t mono_ns(void)
 /* Sleeps until an absolute CLOCK_MONOTONIC time; returns early (EINTR) on a signal. */
 static inline void sleep_until_ns(uint64_t when)
 {
-	struct timespec ts = { .tv_sec = (time_t)(when / 1000000000ull),
-			       .tv_nsec = (long)(when % 1000000000ull) };
+	struct timespec ts = {.tv_sec = (time_t)(when / 1000000000ull),
+	                      .tv_nsec = (long)(when % 1000000000ull)};
 
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
@@ -99,7 +99,7 @@ __attribute__((format(printf, 2, 3))) static inline int fdprintf_line(int fd, co
  *   mix64(sequence number)
  * The first record of every connection has sequence number 0.
  */
-#define TSQ_REC 16
+#define TSQ_REC   16
 #define TSQ_MAGIC "TSQ1"
 
 /* Encodes record number seq into rec. */
@@ -132,7 +132,7 @@ static inline int tsq_decode(const unsigned char rec[TSQ_REC], uint64_t *seq)
 	return 0;
 }
 
-#define say(...) fdprintf_line(STDOUT_FILENO, __VA_ARGS__)
+#define say(...)    fdprintf_line(STDOUT_FILENO, __VA_ARGS__)
 #define sayerr(...) fdprintf_line(STDERR_FILENO, __VA_ARGS__)
 
 #endif

@@ -132,10 +132,11 @@ int main(int argc, char **argv)
 			next = now - next >= period ? now + period : next + period;
 		}
 		uint64_t up = clock_ns(CLOCK_BOOTTIME) / 1000000ull;
-		if (fdprintf_line(out, "TERN-COUNTER seq=%llu up=%llu.%03llu late_ms=%llu pid=%d boot=%s%s",
-				  (unsigned long long)seq, (unsigned long long)(up / 1000),
-				  (unsigned long long)(up % 1000), (unsigned long long)late,
-				  (int)getpid(), boot, tag) < 0)
+		if (fdprintf_line(
+		        out, "TERN-COUNTER seq=%llu up=%llu.%03llu late_ms=%llu pid=%d boot=%s%s",
+		        (unsigned long long)seq, (unsigned long long)(up / 1000),
+		        (unsigned long long)(up % 1000), (unsigned long long)late, (int)getpid(),
+		        boot, tag) < 0)
 			return 1;
 		seq++;
 		if (got_stop || (count && seq >= count))

@@ -33,10 +33,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#define PAGE 4096u
+#define PAGE           4096u
 #define WORDS_PER_PAGE (PAGE / 8u)
-#define MIB (1024u * 1024u)
-#define CHUNK (1u * MIB)
+#define MIB            (1024u * 1024u)
+#define CHUNK          (1u * MIB)
 
 static volatile sig_atomic_t got_usr1, got_stop;
 
@@ -96,7 +96,7 @@ struct verdict {
 
 /* Checks buf (n words, n a multiple of a page) against the pattern at word index first. */
 static void check_words(const uint64_t *buf, size_t n, uint64_t seed, uint64_t first,
-			struct verdict *v)
+                        struct verdict *v)
 {
 	for (size_t p = 0; p < n; p += WORDS_PER_PAGE) {
 		int bad = 0;
@@ -137,7 +137,8 @@ static int cmd_fill(uint64_t seed, uint64_t mb, const char *file)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				sayerr("tern-dirty: write %s: %s", file, w < 0 ? strerror(errno) : "short");
+				sayerr("tern-dirty: write %s: %s", file,
+				       w < 0 ? strerror(errno) : "short");
 				close(fd);
 				return 3;
 			}
@@ -157,7 +158,7 @@ static int cmd_fill(uint64_t seed, uint64_t mb, const char *file)
 static int cmd_check(uint64_t seed, uint64_t mb, const char *file)
 {
 	static uint64_t buf[CHUNK / 8];
-	struct verdict v = { 0, 0, 0 };
+	struct verdict v = {0, 0, 0};
 	uint64_t total = 0;
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 
@@ -236,7 +237,7 @@ static int cmd_hold(uint64_t seed, uint64_t mb, uint64_t secs)
 		while (!got_stop && !got_usr1 && mono_ns() < until)
 			sleep_until_ns(until);
 		got_usr1 = 0;
-		struct verdict v = { 0, 0, 0 };
+		struct verdict v = {0, 0, 0};
 		check_words(mem, len / 8, seed, 0, &v);
 		round++;
 		if (v.bad_pages) {
@@ -314,7 +315,8 @@ static int cmd_dirty(uint64_t mb, uint64_t rate, uint64_t secs)
 			say("TERN-DIRTY dirty t=%llu pass=%llu mib_s=%llu.%01llu errors=%llu",
 			    (unsigned long long)((now - start) / 1000000000ull),
 			    (unsigned long long)pass, (unsigned long long)(kib_s / 1024),
-			    (unsigned long long)(kib_s % 1024 * 10 / 1024), (unsigned long long)errors);
+			    (unsigned long long)(kib_s % 1024 * 10 / 1024),
+			    (unsigned long long)errors);
 			mark = now;
 			done_mark = done;
 			next_report += 1000000000ull;
@@ -327,7 +329,8 @@ static int cmd_dirty(uint64_t mb, uint64_t rate, uint64_t secs)
 			if (now < next_slice)
 				sleep_until_ns(next_slice);
 			next_slice += slice;
-			if (next_slice + 10 * slice < mono_ns()) /* fell far behind: no catch-up burst */
+			if (next_slice + 10 * slice <
+			    mono_ns()) /* fell far behind: no catch-up burst */
 				next_slice = mono_ns() + slice;
 		}
 	}

@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 {
 	uint64_t secs = 0, limit = 0, wait_s = 60, every_ms = 1000, port = 7777;
 	int quiet = 0, opt;
-	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct sockaddr_in addr = {.sin_family = AF_INET};
 	struct sigaction sa;
 
 	while ((opt = getopt(argc, argv, "t:b:w:i:qh")) != -1) {
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 		say("TERN-TCPCLI connected %s:%llu", argv[optind], (unsigned long long)port);
 	while (!got_stop) {
 		uint64_t now = mono_ns();
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 		if (now - last_data > max_stall)
 			max_stall = now - last_data;
@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 		}
 		if (every_ms && !quiet && now >= next_report) {
 			uint64_t ms = (now - mark) / 1000000ull;
-			say("TERN-TCPCLI t=%llu bytes=%llu next_seq=%llu kib_s=%llu stall_ms=%llu gaps=%llu "
+			say("TERN-TCPCLI t=%llu bytes=%llu next_seq=%llu kib_s=%llu stall_ms=%llu "
+			    "gaps=%llu "
 			    "corrupt=%llu",
 			    (unsigned long long)((now - start) / 1000000000ull),
 			    (unsigned long long)bytes, (unsigned long long)c.next,
@@ -240,7 +241,8 @@ int main(int argc, char **argv)
 		reason = "signal";
 	close(fd);
 	int fail = conn_failed || c.gaps || c.corrupt;
-	say("TERN-TCPCLI %s bytes=%llu records=%llu max_stall_ms=%llu gaps=%llu corrupt=%llu reason=%s",
+	say("TERN-TCPCLI %s bytes=%llu records=%llu max_stall_ms=%llu gaps=%llu corrupt=%llu "
+	    "reason=%s",
 	    fail ? "FAIL" : "PASS", (unsigned long long)bytes, (unsigned long long)c.records,
 	    (unsigned long long)(max_stall / 1000000ull), (unsigned long long)c.gaps,
 	    (unsigned long long)c.corrupt, reason);

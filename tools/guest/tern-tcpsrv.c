@@ -56,7 +56,7 @@ static int serve(int fd, const char *peer, uint64_t kib_s)
 
 	say("TERN-TCPSRV client %s connected", peer);
 	while (!got_stop) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
 		size_t len = sizeof(buf);
 
 		if (kib_s) {
@@ -176,8 +176,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				    .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_port = htons((uint16_t)port),
+	                           .sin_addr.s_addr = htonl(INADDR_ANY)};
 	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(ls, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(ls, 16) < 0) {
 		sayerr("tern-tcpsrv: port %llu: %s", (unsigned long long)port, strerror(errno));
