@@ -4,8 +4,8 @@
  * modes, segment and register numbers, RFLAGS bits and the status codes all three return.
  * Pure header: no hardware access. See docs/x86-emulation.md.
  */
-#ifndef TERN_X86_H
-#define TERN_X86_H
+#ifndef TERN_VMM_X86_H
+#define TERN_VMM_X86_H
 
 #include "kernel/compiler.h"
 
@@ -18,7 +18,7 @@
  * X86_MODE_PROT16 or X86_MODE_PROT32 by CS.D.
  */
 enum x86_mode {
-	X86_MODE_REAL,	 /* real-address or virtual-8086 mode: 16-bit defaults, no VEX/EVEX/XOP */
+	X86_MODE_REAL,   /* real-address or virtual-8086 mode: 16-bit defaults, no VEX/EVEX/XOP */
 	X86_MODE_PROT16, /* protected or compatibility mode, CS.D = 0 */
 	X86_MODE_PROT32, /* protected or compatibility mode, CS.D = 1 */
 	X86_MODE_LONG64, /* 64-bit mode (EFER.LMA = 1, CS.L = 1) */
@@ -59,17 +59,17 @@ enum x86_reg {
 #define X86_REG_NONE (-1) /* no base / no index register in a memory operand */
 
 /* RFLAGS bits (SDM vol. 1 3.4.3). */
-#define X86_RFLAGS_CF	 (1ULL << 0)
+#define X86_RFLAGS_CF    (1ULL << 0)
 #define X86_RFLAGS_FIXED (1ULL << 1) /* always 1 */
-#define X86_RFLAGS_PF	 (1ULL << 2)
-#define X86_RFLAGS_AF	 (1ULL << 4)
-#define X86_RFLAGS_ZF	 (1ULL << 6)
-#define X86_RFLAGS_SF	 (1ULL << 7)
-#define X86_RFLAGS_TF	 (1ULL << 8)
-#define X86_RFLAGS_IF	 (1ULL << 9)
-#define X86_RFLAGS_DF	 (1ULL << 10)
-#define X86_RFLAGS_OF	 (1ULL << 11)
-#define X86_RFLAGS_AC	 (1ULL << 18)
+#define X86_RFLAGS_PF    (1ULL << 2)
+#define X86_RFLAGS_AF    (1ULL << 4)
+#define X86_RFLAGS_ZF    (1ULL << 6)
+#define X86_RFLAGS_SF    (1ULL << 7)
+#define X86_RFLAGS_TF    (1ULL << 8)
+#define X86_RFLAGS_IF    (1ULL << 9)
+#define X86_RFLAGS_DF    (1ULL << 10)
+#define X86_RFLAGS_OF    (1ULL << 11)
+#define X86_RFLAGS_AC    (1ULL << 18)
 /* The six status flags arithmetic instructions define. */
 #define X86_RFLAGS_ARITH                                                                           \
 	(X86_RFLAGS_CF | X86_RFLAGS_PF | X86_RFLAGS_AF | X86_RFLAGS_ZF | X86_RFLAGS_SF |           \
@@ -82,16 +82,16 @@ enum x86_reg {
  */
 enum x86_status {
 	X86_OK = 0,
-	X86_PARTIAL = 1,	   /* emulate: REP stopped after the iteration cap; RIP not advanced,
-				      registers consistent: resume the guest, it re-executes the rest */
-	X86_ERR_TRUNCATED = -1,	   /* decode: needs more bytes than given (insn->need says how many) */
-	X86_ERR_TOO_LONG = -2,	   /* decode: longer than 15 bytes: #GP(0) */
-	X86_ERR_INVALID = -3,	   /* decode: undefined encoding or misused LOCK/VEX prefix: #UD */
+	X86_PARTIAL = 1,        /* emulate: REP stopped after the iteration cap; RIP not advanced,
+	                           registers consistent: resume the guest, it re-executes the rest */
+	X86_ERR_TRUNCATED = -1, /* decode: needs more bytes than given (insn->need says how many) */
+	X86_ERR_TOO_LONG = -2,  /* decode: longer than 15 bytes: #GP(0) */
+	X86_ERR_INVALID = -3,   /* decode: undefined encoding or misused LOCK/VEX prefix: #UD */
 	X86_ERR_UNSUPPORTED = -4,  /* emulate: a valid instruction Tern does not emulate */
 	X86_ERR_NONCANONICAL = -5, /* emulate/walk: non-canonical address: #GP(0), #SS(0) via SS */
-	X86_ERR_FAULT = -6,	   /* callback: the access faulted; the callback recorded what to
-				      inject (#PF with its error code, #GP, ...) in its context */
-	X86_ERR_RETRY = -7,	   /* callback: nothing done, re-enter the guest at the same RIP */
+	X86_ERR_FAULT = -6,        /* callback: the access faulted; the callback recorded what to
+	                              inject (#PF with its error code, #GP, ...) in its context */
+	X86_ERR_RETRY = -7,        /* callback: nothing done, re-enter the guest at the same RIP */
 	X86_ERR_PAGE_FAULT = -8,   /* walk: translation failed; inject #PF(pf_error), CR2=linear */
 };
 

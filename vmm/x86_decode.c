@@ -7,38 +7,39 @@
 #include "kernel/string.h"
 
 /* Opcode property bits (low byte) and immediate kind (bits 8..11). */
-#define F_MODRM	  0x01 /* a ModRM byte follows the opcode */
-#define F_INV64	  0x02 /* invalid in 64-bit mode (#UD) */
-#define F_INV	  0x04 /* undefined opcode (#UD) in every mode */
-#define F_DEF64	  0x08 /* operand size defaults to 64 bits in 64-bit mode (push, pop, branches) */
+#define F_MODRM   0x01 /* a ModRM byte follows the opcode */
+#define F_INV64   0x02 /* invalid in 64-bit mode (#UD) */
+#define F_INV     0x04 /* undefined opcode (#UD) in every mode */
+#define F_DEF64   0x08 /* operand size defaults to 64 bits in 64-bit mode (push, pop, branches) */
 #define F_BRANCH  0x10 /* near branch: Intel 64 ignores 66 in 64-bit mode */
-#define F_NOMEM	  0x20 /* ModRM.mod is ignored: always register operands (MOV CR/DR) */
-#define IMM(k)	  ((k) << 8)
+#define F_NOMEM   0x20 /* ModRM.mod is ignored: always register operands (MOV CR/DR) */
+#define IMM(k)    ((k) << 8)
 #define IMM_OF(f) (((f) >> 8) & 0xf)
 
 enum imm_kind {
 	I_NONE,
-	I_B,	 /* imm8 */
-	I_W,	 /* imm16 */
-	I_Z,	 /* imm16 with 16-bit operand size, else imm32 */
-	I_V,	 /* imm16/32/64 by operand size (MOV r, imm) */
+	I_B,     /* imm8 */
+	I_W,     /* imm16 */
+	I_Z,     /* imm16 with 16-bit operand size, else imm32 */
+	I_V,     /* imm16/32/64 by operand size (MOV r, imm) */
 	I_ENTER, /* imm16 then imm8 */
-	I_FAR,	 /* offset (z) then 16-bit selector */
+	I_FAR,   /* offset (z) then 16-bit selector */
 	I_MOFFS, /* offset of address size */
-	I_GRP3,	 /* F6/F7: imm8/z only for /0 and /1 (TEST) */
-	I_C7,	 /* C7: /0 imm z; C7 F8 XBEGIN rel z */
+	I_GRP3,  /* F6/F7: imm8/z only for /0 and /1 (TEST) */
+	I_C7,    /* C7: /0 imm z; C7 F8 XBEGIN rel z */
 };
 
-#define M  F_MODRM
-#define MB (F_MODRM | IMM(I_B))
-#define MZ (F_MODRM | IMM(I_Z))
-#define B  IMM(I_B)
-#define Z  IMM(I_Z)
-#define X  F_INV
+#define M   F_MODRM
+#define MB  (F_MODRM | IMM(I_B))
+#define MZ  (F_MODRM | IMM(I_Z))
+#define B   IMM(I_B)
+#define Z   IMM(I_Z)
+#define X   F_INV
 #define I64 F_INV64
 #define D64 F_DEF64
-#define BR (F_DEF64 | F_BRANCH)
+#define BR  (F_DEF64 | F_BRANCH)
 
+/* clang-format off */
 /* One-byte opcode map (SDM vol. 2 table A-2). 0F and the prefixes are handled before lookup. */
 static const uint16_t op_primary[256] = {
 	[0x00 ... 0x03] = M, [0x04] = B, [0x05] = Z, [0x06 ... 0x07] = I64,
@@ -82,6 +83,7 @@ static const uint16_t op_0f[256] = {
 	[0xb0 ... 0xb9] = M, [0xba] = MB, [0xbb ... 0xc1] = M, [0xc2] = MB, [0xc3] = M,
 	[0xc4 ... 0xc6] = MB, [0xc7] = M, [0xd0 ... 0xff] = M,
 };
+/* clang-format on */
 
 #undef M
 #undef MB
@@ -242,10 +244,10 @@ static void set_sizes(struct dec *d, struct x86_insn *o, unsigned f)
 /* decode_mem16: 16-bit ModRM addressing (SDM vol. 2 table 2-1). */
 static int decode_mem16(struct dec *d, struct x86_insn *o)
 {
-	static const int8_t base[8] = {X86_RBX, X86_RBX, X86_RBP, X86_RBP,
-				       X86_REG_NONE, X86_REG_NONE, X86_RBP, X86_RBX};
-	static const int8_t index[8] = {X86_RSI, X86_RDI, X86_RSI, X86_RDI,
-					X86_RSI, X86_RDI, X86_REG_NONE, X86_REG_NONE};
+	static const int8_t base[8] = {X86_RBX,      X86_RBX,      X86_RBP, X86_RBP,
+	                               X86_REG_NONE, X86_REG_NONE, X86_RBP, X86_RBX};
+	static const int8_t index[8] = {X86_RSI, X86_RDI, X86_RSI,      X86_RDI,
+	                                X86_RSI, X86_RDI, X86_REG_NONE, X86_REG_NONE};
 	unsigned rm = o->modrm & 7;
 	o->mem.base = base[rm];
 	o->mem.index = index[rm];
@@ -400,9 +402,13 @@ static bool lockable(const struct x86_insn *o)
 	if (o->map != X86_MAP_0F)
 		return false;
 	switch (op) {
-	case 0xab: case 0xb3: case 0xbb: /* BTS BTR BTC */
-	case 0xb0: case 0xb1: /* CMPXCHG */
-	case 0xc0: case 0xc1: /* XADD */
+	case 0xab:
+	case 0xb3:
+	case 0xbb: /* BTS BTR BTC */
+	case 0xb0:
+	case 0xb1: /* CMPXCHG */
+	case 0xc0:
+	case 0xc1: /* XADD */
 		return true;
 	case 0xba:
 		return ext >= 5;
@@ -529,8 +535,8 @@ static int decode_vex(struct dec *d, struct x86_insn *o, uint8_t esc)
 	for (unsigned i = 0; i < np; i++)
 		if ((rc = fetch(d, &p[i])))
 			return rc;
-	bool bad = (o->prefixes & (X86_PFX_LOCK | X86_PFX_OPSIZE | X86_PFX_REP | X86_PFX_REPNE)) ||
-		   o->rex;
+	bool bad =
+	    (o->prefixes & (X86_PFX_LOCK | X86_PFX_OPSIZE | X86_PFX_REP | X86_PFX_REPNE)) || o->rex;
 	uint8_t wv = esc == 0xc5 ? p[0] : p[1]; /* byte holding W vvvv L pp */
 	o->rex_r = !(p[0] & 0x80);
 	if (esc == 0xc5) {
@@ -574,7 +580,8 @@ static int decode_vex(struct dec *d, struct x86_insn *o, uint8_t esc)
 	}
 	o->opsize = (is64(o) && o->rex_w) ? 8 : 4;
 	o->addrsize = is64(o) ? ((o->prefixes & X86_PFX_ADDRSIZE) ? 4 : 8)
-			      : ((o->mode == X86_MODE_PROT32) ^ !!(o->prefixes & X86_PFX_ADDRSIZE)) ? 4 : 2;
+	              : ((o->mode == X86_MODE_PROT32) ^ !!(o->prefixes & X86_PFX_ADDRSIZE)) ? 4
+	                                                                                    : 2;
 	o->opcode_off = (uint8_t)d->pos;
 	if ((rc = fetch(d, &o->opcode)))
 		return rc;
@@ -646,7 +653,7 @@ static int decode_all(struct dec *d, struct x86_insn *o)
 }
 
 int x86_decode_ex(const uint8_t *buf, size_t avail, enum x86_mode mode, unsigned flags,
-		  struct x86_insn *out)
+                  struct x86_insn *out)
 {
 	struct dec d = {.buf = buf, .flags = flags};
 	memset(out, 0, sizeof(*out));

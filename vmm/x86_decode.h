@@ -23,19 +23,19 @@
 #include "vmm/x86.h"
 
 /* Prefix bits in x86_insn.prefixes (SDM vol. 2 2.1.1). */
-#define X86_PFX_LOCK	 (1u << 0) /* F0 */
-#define X86_PFX_REPNE	 (1u << 1) /* F2 seen (REPNE/REPNZ, or a mandatory prefix) */
-#define X86_PFX_REP	 (1u << 2) /* F3 seen (REP/REPE, or a mandatory prefix) */
-#define X86_PFX_OPSIZE	 (1u << 3) /* 66 */
+#define X86_PFX_LOCK     (1u << 0) /* F0 */
+#define X86_PFX_REPNE    (1u << 1) /* F2 seen (REPNE/REPNZ, or a mandatory prefix) */
+#define X86_PFX_REP      (1u << 2) /* F3 seen (REP/REPE, or a mandatory prefix) */
+#define X86_PFX_OPSIZE   (1u << 3) /* 66 */
 #define X86_PFX_ADDRSIZE (1u << 4) /* 67 */
-#define X86_PFX_SEG	 (1u << 5) /* some segment-override byte (honoured or not) */
+#define X86_PFX_SEG      (1u << 5) /* some segment-override byte (honoured or not) */
 
 /* How the opcode was encoded. */
 enum x86_encoding {
 	X86_ENC_LEGACY, /* optional legacy prefixes and REX, then an opcode in map 0..3 */
-	X86_ENC_VEX,	/* C5 (2-byte) or C4 (3-byte) VEX, map 1..3 */
-	X86_ENC_EVEX,	/* 62 EVEX, map 1..3, 5, 6 */
-	X86_ENC_XOP,	/* AMD 8F XOP, map 8..10 */
+	X86_ENC_VEX,    /* C5 (2-byte) or C4 (3-byte) VEX, map 1..3 */
+	X86_ENC_EVEX,   /* 62 EVEX, map 1..3, 5, 6 */
+	X86_ENC_XOP,    /* AMD 8F XOP, map 8..10 */
 };
 
 /* Opcode maps for X86_ENC_LEGACY (VEX/EVEX/XOP use their own map numbers, 1 = 0F etc.). */
@@ -48,33 +48,33 @@ enum x86_map {
 
 /* A decoded memory operand (ModRM with mod != 3, or moffs). */
 struct x86_mem {
-	int8_t base;	  /* GPR number, or X86_REG_NONE */
-	int8_t index;	  /* GPR number (vector register for VSIB), or X86_REG_NONE */
-	uint8_t scale;	  /* 1, 2, 4 or 8 */
-	bool rip_rel;	  /* base is the address of the next instruction (64-bit mode) */
-	uint8_t seg;	  /* enum x86_seg in effect: the override, else DS or SS (rBP/rSP base) */
+	int8_t base;       /* GPR number, or X86_REG_NONE */
+	int8_t index;      /* GPR number (vector register for VSIB), or X86_REG_NONE */
+	uint8_t scale;     /* 1, 2, 4 or 8 */
+	bool rip_rel;      /* base is the address of the next instruction (64-bit mode) */
+	uint8_t seg;       /* enum x86_seg in effect: the override, else DS or SS (rBP/rSP base) */
 	uint8_t disp_size; /* displacement bytes in the encoding: 0, 1, 2, 4 or 8 (moffs) */
-	int64_t disp;	  /* sign-extended displacement; the zero-extended offset for moffs. EVEX
-			     disp8 is stored unscaled (disp8*N compression is not applied) */
+	int64_t disp;      /* sign-extended displacement; the zero-extended offset for moffs. EVEX
+	                      disp8 is stored unscaled (disp8*N compression is not applied) */
 };
 
 /* One decoded instruction. Fields not listed for an encoding are zero. */
 struct x86_insn {
-	uint8_t mode;	  /* enum x86_mode it was decoded for */
-	uint8_t len;	  /* total length 1..15 (0 when decoding failed) */
-	uint8_t need;	  /* on X86_ERR_TRUNCATED: bytes needed at least (more may follow) */
-	uint8_t encoding; /* enum x86_encoding */
-	uint8_t map;	  /* enum x86_map for legacy; VEX/EVEX/XOP map field otherwise */
-	uint8_t opcode;	  /* opcode byte within the map */
+	uint8_t mode;       /* enum x86_mode it was decoded for */
+	uint8_t len;        /* total length 1..15 (0 when decoding failed) */
+	uint8_t need;       /* on X86_ERR_TRUNCATED: bytes needed at least (more may follow) */
+	uint8_t encoding;   /* enum x86_encoding */
+	uint8_t map;        /* enum x86_map for legacy; VEX/EVEX/XOP map field otherwise */
+	uint8_t opcode;     /* opcode byte within the map */
 	uint8_t opcode_off; /* offset of the opcode byte (after prefixes and escapes) */
 	uint32_t prefixes;  /* X86_PFX_* */
-	uint8_t rep;	    /* last of F2/F3 (it wins: REP kind / mandatory prefix), or 0 */
+	uint8_t rep;        /* last of F2/F3 (it wins: REP kind / mandatory prefix), or 0 */
 	uint8_t seg_prefix; /* enum x86_seg of the honoured override (in 64-bit mode only FS/GS
-			       are honoured), X86_SEG_NONE if none */
-	uint8_t rex;	    /* REX byte in effect (40..4F, 64-bit mode, right before the opcode) */
+	                       are honoured), X86_SEG_NONE if none */
+	uint8_t rex;        /* REX byte in effect (40..4F, 64-bit mode, right before the opcode) */
 	/* Register-extension bits in effect, from REX or VEX/EVEX/XOP (0 outside 64-bit mode). */
 	bool rex_w, rex_r, rex_x, rex_b;
-	uint8_t opsize;	  /* effective operand size in bytes for "v"-sized operands: 2, 4 or 8 */
+	uint8_t opsize;   /* effective operand size in bytes for "v"-sized operands: 2, 4 or 8 */
 	uint8_t addrsize; /* effective address size in bytes: 2, 4 or 8 */
 	bool has_modrm;
 	uint8_t modrm; /* raw ModRM byte; group opcode extension = (modrm >> 3) & 7 */
@@ -87,9 +87,9 @@ struct x86_insn {
 	struct x86_mem mem;
 	uint8_t imm_size;  /* bytes of the first immediate (0 if none) */
 	uint8_t imm2_size; /* bytes of the second immediate (ENTER, far pointer, EXTRQ/INSERTQ) */
-	int64_t imm;	   /* first immediate, sign-extended from imm_size bytes (rel for branches,
-			      the offset for far pointers) */
-	uint64_t imm2;	   /* second immediate, zero-extended (far pointer selector etc.) */
+	int64_t imm;       /* first immediate, sign-extended from imm_size bytes (rel for branches,
+	                      the offset for far pointers) */
+	uint64_t imm2;     /* second immediate, zero-extended (far pointer selector etc.) */
 	/* VEX/EVEX/XOP payload (inverted fields already un-inverted). */
 	struct {
 		uint8_t vvvv; /* extra register operand, 0..15 */
@@ -102,9 +102,10 @@ struct x86_insn {
 };
 
 /* Flags for x86_decode_ex. */
-#define X86_DECODE_INTEL64 (1u << 0) /* Intel 64 semantics: in 64-bit mode a 66 prefix does not
-					shrink near-branch displacements (E8, E9, 0F 8x) to 16
-					bits. Default: AMD64 semantics (66 gives rel16). */
+#define X86_DECODE_INTEL64                                                                         \
+	(1u << 0) /* Intel 64 semantics: in 64-bit mode a 66 prefix does not                       \
+	             shrink near-branch displacements (E8, E9, 0F 8x) to 16                        \
+	             bits. Default: AMD64 semantics (66 gives rel16). */
 
 /*
  * x86_decode: decode the instruction at buf[0..avail) in the given mode (AMD64 semantics).
@@ -115,6 +116,6 @@ struct x86_insn {
 int x86_decode(const uint8_t *buf, size_t avail, enum x86_mode mode, struct x86_insn *out);
 /* x86_decode_ex: x86_decode with X86_DECODE_* flags (vendor differences). */
 int x86_decode_ex(const uint8_t *buf, size_t avail, enum x86_mode mode, unsigned flags,
-		  struct x86_insn *out);
+                  struct x86_insn *out);
 
 #endif

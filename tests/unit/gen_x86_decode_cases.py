@@ -13,8 +13,11 @@ Two sources, for 16-bit (objdump -m i8086), 32-bit (i386) and 64-bit (i386:x86-6
      objdump.
 Cases objdump cannot decode ("(bad)", ".byte") and cases where objdump prints a prefix as an
 instruction of its own (a REX before a legacy prefix, "data16" alone, ...) are dropped, as are
-encodings Tern deliberately treats as undefined (3DNow!, LOCK on byte patterns: see the
-explicit LOCK cases in the test). Deterministic (fixed seed): rerunning gives the same file.
+encodings objdump prints but current CPUs (and Tern) treat as undefined (tern_undefined():
+3DNow!, CR1/CR5-7, DR8-15, test registers, segment register 6/7, MOV to CS, VIA PadLock). FWAIT
+(9B) is not used as a first byte because objdump merges it with a following x87 instruction.
+Byte patterns carry no LOCK prefix (test_x86_decode.c checks LOCK rules explicitly).
+Deterministic (fixed seed): rerunning gives the same file.
 
 Usage: tests/unit/gen_x86_decode_cases.py > tests/unit/x86_decode_cases.h
 """
@@ -55,6 +58,13 @@ def usable(text):
     return True
 
 
+def tern_undefined(text):
+    """Encodings objdump prints that current CPUs (and Tern) treat as undefined (#UD): CR1,
+    CR5-CR7, CR9-CR15, DR8-DR15, test registers, segment register 6/7, MOV to CS, VIA PadLock."""
+    return bool(re.search(r"%cr([15679]|1[0-5])\b|%db(8|9|1[0-5])\b|%tr\d|%\?|,%cs$|"
+                          r"\b(xcrypt|xstore|montmul|xsha)", text))
+
+
 def decode_slots(cands, machine, extra=()):
     """Lengths objdump gives the first instruction of each 32-byte slot (None if unusable)."""
     with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
@@ -64,7 +74,7 @@ def decode_slots(cands, machine, extra=()):
     try:
         res = [None] * len(cands)
         for addr, raw, text in objdump_lines(path, machine, extra):
-            if addr % SLOT == 0 and usable(text):
+            if addr % SLOT == 0 and usable(text) and not tern_undefined(text):
                 res[addr // SLOT] = raw
         return res
     finally:
@@ -99,7 +109,8 @@ def prefixes(rng, mode):
 
 def byte_pattern_candidates(rng, mode):
     """Candidate encodings for one mode (15 bytes each; objdump finds the real length)."""
-    skip1 = {0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3,
+    # 9B (FWAIT) is a separate instruction; objdump merges it with a following x87 one.
+    skip1 = {0x9b, 0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3,
              0xc4, 0xc5, 0x62, 0x8f}
     if mode == 3:
         skip1 |= set(range(0x40, 0x50))
@@ -119,7 +130,7 @@ def byte_pattern_candidates(rng, mode):
         add(True, bytes([0x0f, 0x3a, op]), 1)
     # VEX / EVEX / XOP: legal prefix fields (mod = 3 in byte 1 outside 64-bit mode).
     for op in range(256):
-        for _ in range(2):
+        for _ in range(3):
             r = rng.randrange(256) | (0xc0 if mode != 3 else 0)
             out.append((bytes([0xc5, r, op]) + tail(rng, mode))[:15])
             m = rng.choice([1, 2, 3])
@@ -265,7 +276,8 @@ def asm_cases(mode, machine, directive):
         else:
             raise SystemExit("as keeps failing:\n" + r.stderr)
         subprocess.run(["objcopy", "-O", "binary", "-j", ".text", o, b], check=True)
-        return [raw for _, raw, text in objdump_lines(b, machine) if usable(text)]
+        return [raw for _, raw, text in objdump_lines(b, machine)
+                if usable(text) and not tern_undefined(text)]
 
 
 def main():
