@@ -29,10 +29,13 @@ bool acpi_checksum_ok(const void *p, size_t len)
 	return sum == 0;
 }
 
-/* add_cpu: record a usable CPU's APIC id (MADT flags bit 0 enabled, bit 1 online capable). */
+/*
+ * add_cpu: record a present CPU's APIC id (MADT flags bit 0 Enabled). A CPU with only bit 1
+ * (Online Capable) set is not enabled now, only hot-pluggable later (ACPI 6.5 table 5.23).
+ */
 static void add_cpu(struct acpi_info *info, uint32_t apic_id, uint32_t flags)
 {
-	if (!(flags & 3))
+	if (!(flags & 1))
 		return;
 	for (int i = 0; i < info->ncpu; i++)
 		if (info->cpu_apic_id[i] == apic_id)
@@ -135,9 +138,9 @@ bool acpi_parse_fadt(const void *tbl, size_t len, struct acpi_info *info)
 	info->have_fadt = true;
 	info->dsdt_phys = rd32(p, 40);
 	info->sci_irq = rd16(p, 46);
-	info->pm1a_cnt = rd32(p, 72);
-	info->pm1b_cnt = rd32(p, 76);
-	info->pm_tmr = rd32(p, 84);
+	info->pm1a_cnt = rd32(p, 64); /* PM1a_CNT_BLK */
+	info->pm1b_cnt = rd32(p, 68); /* PM1b_CNT_BLK */
+	info->pm_tmr = rd32(p, 76);   /* PM_TMR_BLK */
 	uint32_t flags = rd32(p, 112);
 	if (len >= 129 && (flags & (1u << 10))) { /* RESET_REG_SUP */
 		memcpy(&info->reset_reg, p + 116, sizeof(info->reset_reg));

@@ -99,6 +99,12 @@ static void resched_irq(void *arg)
 	this_cpu()->need_resched = true;
 }
 
+/* kick_irq: a vCPU kick: the exit from guest mode was the point; nothing else to do. */
+static void kick_irq(void *arg)
+{
+	(void)arg;
+}
+
 /* calibrate: LAPIC timer ticks in 10 ms of TSC time. */
 static void calibrate(void)
 {
@@ -128,6 +134,7 @@ void lapic_init_bsp(void)
 	}
 	irq_register(VEC_TIMER, timer_irq, NULL);
 	irq_register(VEC_RESCHED, resched_irq, NULL);
+	irq_register(VEC_CALL, kick_irq, NULL);
 	lapic_init_cpu();
 	calibrate();
 }

@@ -60,10 +60,23 @@ void buddy_init(struct buddy *b, uint64_t base_pfn, uint64_t npages, uint8_t *or
 		order_map[i] = BUDDY_NOT_FREE;
 }
 
-/* in_range: block [pfn, pfn + 2^order) lies inside the managed range. */
+/* in_range: block [pfn, pfn + 2^order) lies inside the managed range (without wrapping). */
 static bool in_range(const struct buddy *b, uint64_t pfn, unsigned order)
 {
-	return pfn >= b->base_pfn && pfn + (1ULL << order) <= b->base_pfn + b->npages;
+	return pfn >= b->base_pfn && pfn - b->base_pfn <= b->npages &&
+	       (1ULL << order) <= b->npages - (pfn - b->base_pfn);
+}
+
+/* inside_free_block: pfn lies in a free block of order above `order` (free blocks are
+ * aligned to their size, so the only candidate head at order k is pfn rounded down). */
+static bool inside_free_block(const struct buddy *b, uint64_t pfn, unsigned order)
+{
+	for (unsigned k = order + 1; k <= BUDDY_MAX_ORDER; k++) {
+		uint64_t head = pfn & ~((1ULL << k) - 1);
+		if (head >= b->base_pfn && b->order_map[head - b->base_pfn] == k)
+			return true;
+	}
+	return false;
 }
 
 /* buddy_free: return a block, merging with its buddy while the buddy is free and whole. */
@@ -76,6 +89,8 @@ void buddy_free(struct buddy *b, uint64_t pfn, unsigned order)
 		if (b->order_map[pfn + i - b->base_pfn] != BUDDY_NOT_FREE)
 			panic("buddy_free: double free of pfn %#llx", (unsigned long long)(pfn + i));
 	}
+	if (inside_free_block(b, pfn, order))
+		panic("buddy_free: double free of pfn %#llx", (unsigned long long)pfn);
 	while (order < BUDDY_MAX_ORDER) {
 		uint64_t buddy = pfn ^ (1ULL << order);
 		if (!in_range(b, buddy, order) || b->order_map[buddy - b->base_pfn] != order)

@@ -6,6 +6,8 @@ struct parser {
 	const struct conf_ops *ops;
 	void *ctx;
 	int errors;
+	bool open; /* a section callback was made and its end callback is still due */
+	bool skip; /* under a malformed header: keys are checked but go to no section */
 };
 
 /* report: one error with its line number. */
@@ -45,7 +47,9 @@ static const char *strip_comment(char *s)
 {
 	bool q = false;
 	for (char *c = s; *c; c++) {
-		if (*c == '"')
+		if (q && *c == '\\' && (c[1] == '"' || c[1] == '\\'))
+			c++; /* an escape inside quotes (see unquote) */
+		else if (*c == '"')
 			q = !q;
 		else if (*c == '#' && !q) {
 			*c = 0;
@@ -75,12 +79,28 @@ static const char *unquote(char *v)
 	return NULL;
 }
 
+/* close_section: the end callback for the open section, if any. */
+static void close_section(struct parser *p)
+{
+	if (p->open)
+		p->ops->end(p->ctx);
+	p->open = false;
+}
+
+/* bad_header: report it and drop the keys up to the next good header. */
+static void bad_header(struct parser *p, int line, const char *msg)
+{
+	close_section(p);
+	p->skip = true;
+	report(p, line, msg);
+}
+
 /* section_line: "[type name]". */
 static void section_line(struct parser *p, char *s, int line)
 {
 	size_t n = strlen(s);
 	if (s[n - 1] != ']') {
-		report(p, line, "section header must end with ']'");
+		bad_header(p, line, "section header must end with ']'");
 		return;
 	}
 	s[n - 1] = 0;
@@ -92,10 +112,12 @@ static void section_line(struct parser *p, char *s, int line)
 	name = trim(name);
 	if (!ident_ok(type) || (*name && !ident_ok(name)) || strlen(type) >= CONF_NAME_MAX ||
 	    strlen(name) >= CONF_NAME_MAX) {
-		report(p, line, "bad section header (expected [TYPE NAME])");
+		bad_header(p, line, "bad section header (expected [TYPE NAME])");
 		return;
 	}
-	p->ops->end(p->ctx);
+	close_section(p);
+	p->open = true;
+	p->skip = false;
 	const char *err = p->ops->section(p->ctx, type, name, line);
 	if (err)
 		report(p, line, err);
@@ -116,7 +138,7 @@ static void key_line(struct parser *p, char *s, int line)
 		return;
 	}
 	const char *err = unquote(value);
-	if (!err)
+	if (!err && !p->skip)
 		err = p->ops->key(p->ctx, key, value, line);
 	if (err)
 		report(p, line, err);
@@ -125,7 +147,7 @@ static void key_line(struct parser *p, char *s, int line)
 /* conf_parse: line by line; over-long lines and NUL bytes are errors, not crashes. */
 int conf_parse(const char *text, size_t len, const struct conf_ops *ops, void *ctx)
 {
-	struct parser p = {ops, ctx, 0};
+	struct parser p = {ops, ctx, 0, true, false};
 	char buf[CONF_LINE_MAX];
 	const char *err = ops->section(ctx, "", "", 0);
 	if (err)
@@ -163,6 +185,6 @@ int conf_parse(const char *text, size_t len, const struct conf_ops *ops, void *c
 		else
 			key_line(&p, s, line);
 	}
-	ops->end(ctx);
+	close_section(&p);
 	return p.errors;
 }

@@ -8,7 +8,9 @@
  *   cmdline = "console=ttyS0 quiet"   values may be double-quoted
  *
  * conf_parse calls the callbacks for every section start, key and section end; a callback
- * returning an error string gets it reported with the line number, and parsing goes on.
+ * returning an error string gets it reported with the line number, and parsing goes on. The
+ * keys under a malformed header are checked but passed to no callback (they belong to no
+ * section); every section callback is followed by exactly one end callback.
  */
 #ifndef TERN_CONF_H
 #define TERN_CONF_H

@@ -132,8 +132,10 @@ static void escape(struct lineedit *le, char c)
 		le->esc_arg = 0;
 		return;
 	}
-	if (le->esc == ESC_CSI && c >= '0' && c <= '9') {
-		le->esc_arg = c; /* e.g. ESC [ 3 ~ */
+	if (le->esc == ESC_CSI && c >= '0' && c <= '?') {
+		/* parameter bytes (ECMA-48 5.4): keep a lone digit, e.g. ESC [ 3 ~; anything
+		 * longer (ESC [ 2 3 ~ is F11, ESC [ 1 ; 5 C is Ctrl-Right) is no one-digit key */
+		le->esc_arg = le->esc_arg ? -1 : c;
 		return;
 	}
 	le->esc = ESC_NONE;

@@ -22,9 +22,25 @@
 #include "kernel/trap.h"
 #include "kernel/vm.h"
 #include "kernel/x86.h"
+#include "kernel/wallclock.h"
 #include "vmm/hvdetect.h"
+#include "vmm/vmm.h"
+#include "vmm/vmcmd.h"
 
 uint64_t kernel_phys_base;
+static uint64_t g_boot_tsc;
+
+/* init_main: start-up that needs a thread (it may sleep), then the console shell. */
+static void init_main(void *arg)
+{
+	(void)arg;
+	vmm_init();
+	config_load();
+	vm_autostart();
+	uint64_t ms = tsc_to_ns(rdtsc() - g_boot_tsc) / 1000000;
+	klog("boot: ready %llu ms after the loader started", (unsigned long long)ms);
+	shell_main(NULL);
+}
 
 /* check_boot_info: the loader and kernel must agree on the hand-off structure. */
 static void check_boot_info(const struct boot_info *bi)
@@ -63,11 +79,9 @@ void kmain(struct boot_info *bi)
 	uart_enable_rx_irq(COM1_PORT, COM1_IRQ);
 	bootfs_init(bi);
 	pci_init();
-	config_load();
-	klog("cpu: %s, virtualization backend: %s", hv_detect()->cpu_vendor, hv_backend_name());
-	uint64_t ms = tsc_to_ns(rdtsc() - bi->boot_tsc) / 1000000;
-	klog("boot: ready %llu ms after the loader started", (unsigned long long)ms);
-	if (!thread_create("shell", shell_main, NULL, 0))
-		panic("cannot start the shell thread");
+	wallclock_init();
+	g_boot_tsc = bi->boot_tsc;
+	if (!thread_create("init", init_main, NULL, 0))
+		panic("cannot start the init thread");
 	sched_idle_loop();
 }

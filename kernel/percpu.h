@@ -30,6 +30,7 @@ struct cpu {
 	struct thread *sleepq;	    /* threads blocked with a deadline */
 	struct thread *zombie;	    /* exited thread whose stack is freed after the switch */
 	struct thread *fpu_owner;   /* thread whose FPU state is in the registers */
+	uint64_t timer_hint;	    /* extra timer deadline of the running thread (guest timers) */
 	struct spinlock runq_lock;
 	volatile bool need_resched;
 	volatile bool in_idle;

@@ -73,6 +73,8 @@ static void timer_rearm(struct cpu *c)
 	for (struct thread *t = c->sleepq; t; t = t->sleep_next)
 		if (!next || t->deadline < next)
 			next = t->deadline;
+	if (c->timer_hint && (!next || c->timer_hint < next))
+		next = c->timer_hint;
 	if (c->runq_head && c->current) {
 		uint64_t slice_end = c->current->switched_in + ns_to_tsc(SLICE_NS);
 		if (!next || slice_end < next)
@@ -113,6 +115,8 @@ static void finish_switch(struct cpu *c)
 	if (z) {
 		c->zombie = NULL;
 		pmm_free_kva(z->stack, THREAD_STACK_SIZE);
+		if (z->fpu)
+			fpu_free(z->fpu);
 		kfree(z);
 	}
 }
@@ -136,6 +140,8 @@ static void schedule(void)
 	prev->run_tsc += now - prev->switched_in;
 	next->state = T_RUNNING;
 	next->switched_in = now;
+	if (next != prev)
+		c->timer_hint = 0;
 	c->current = next;
 	c->need_resched = false;
 	if (prev->state == T_DEAD)
@@ -160,15 +166,20 @@ void thread_entry(void)
 	thread_exit();
 }
 
-/* thread_create: allocate stack and control block, queue it on its CPU. */
-struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu)
+/* create: allocate stack, control block (and an FPU area), queue it on its CPU. */
+static struct thread *create(const char *name, void (*fn)(void *), void *arg, int cpu, bool fpu)
 {
 	ASSERT(cpu >= 0 && cpu < MAX_CPUS && cpus[cpu].online);
 	struct thread *t = kzalloc(sizeof(*t));
 	if (!t)
 		return NULL;
 	t->stack = pmm_alloc_kva(THREAD_STACK_SIZE);
-	if (!t->stack) {
+	if (fpu)
+		t->fpu = fpu_alloc();
+	if (!t->stack || (fpu && !t->fpu)) {
+		pmm_free_kva(t->stack, THREAD_STACK_SIZE);
+		if (t->fpu)
+			fpu_free(t->fpu);
 		kfree(t);
 		return NULL;
 	}
@@ -198,6 +209,28 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, in
 	if (c != this_cpu())
 		lapic_send_resched(c->apic_id);
 	return t;
+}
+
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu)
+{
+	return create(name, fn, arg, cpu, false);
+}
+
+struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu)
+{
+	return create(name, fn, arg, cpu, true);
+}
+
+/* sched_set_timer_hint: the running thread needs a timer interrupt at tsc (0: none). */
+void sched_set_timer_hint(uint64_t tsc)
+{
+	struct cpu *c = this_cpu();
+	if (c->timer_hint == tsc)
+		return;
+	spin_lock(&c->runq_lock);
+	c->timer_hint = tsc;
+	timer_rearm(c);
+	spin_unlock(&c->runq_lock);
 }
 
 /* unlist: remove t from the all-threads list. */
