@@ -17,7 +17,7 @@
 
 #include "kernel/compiler.h"
 
-#define CONF_LINE_MAX 512
+#define CONF_LINE_MAX 1024
 #define CONF_NAME_MAX 32
 
 struct conf_ops {

@@ -12,8 +12,9 @@ bool ksyms_init(const void *elf, uint64_t size)
 {
 	const Elf64_Ehdr *eh = elf;
 	const char *base = elf;
+	/* the section and symbol tables are read in place: they must be 8-byte aligned */
 	if (size < sizeof(*eh) || eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > size ||
-	    (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size - eh->e_shoff)
+	    (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size - eh->e_shoff || eh->e_shoff % 8)
 		return false;
 	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
 	for (int i = 0; i < eh->e_shnum; i++) {
@@ -21,7 +22,8 @@ bool ksyms_init(const void *elf, uint64_t size)
 			continue;
 		const Elf64_Shdr *st = &sh[sh[i].sh_link];
 		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
-		    st->sh_offset > size || st->sh_size > size - st->sh_offset || !st->sh_size)
+		    st->sh_offset > size || st->sh_size > size - st->sh_offset || !st->sh_size ||
+		    sh[i].sh_offset % 8)
 			return false;
 		g_syms = (const Elf64_Sym *)(base + sh[i].sh_offset);
 		g_nsyms = sh[i].sh_size / sizeof(Elf64_Sym);

@@ -10,7 +10,7 @@
 
 #include "kernel/compiler.h"
 
-#define LE_LINE_MAX 256
+#define LE_LINE_MAX 1024
 #define LE_HISTORY  32
 #define LE_OUT_MAX  (3 * LE_LINE_MAX + 64)
 

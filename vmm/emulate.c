@@ -14,6 +14,7 @@
 
 struct emu_ctx {
 	struct vcpu *v;
+	unsigned user; /* X86_ACC_USER when the guest runs at CPL 3 */
 	struct x86_walk_ctx walk;
 	int fault_vector; /* exception to inject after X86_ERR_FAULT, -1 none */
 	uint32_t fault_error;
@@ -43,6 +44,10 @@ static void walk_setup(struct emu_ctx *c, struct vcpu *v)
 	c->walk.rflags = vmm->get_rflags(v);
 	c->walk.read_gpa = read_gpa;
 	c->walk.ctx = c;
+	struct seg ss;
+	vmm->get_seg(v, S_SS, &ss);
+	if ((c->walk.cr0 & CR0_PE) && ((ss.attr >> 5) & 3) == 3)
+		c->user = X86_ACC_USER;
 }
 
 /* cpu_mode: the decoder mode from CR0.PE, EFER.LMA, RFLAGS.VM and CS.L/D. */
@@ -61,7 +66,7 @@ static enum x86_mode cpu_mode(struct vcpu *v)
 static int translate(struct emu_ctx *c, uint64_t la, unsigned acc, uint64_t *gpa)
 {
 	uint32_t pfe = 0;
-	int rc = x86_walk(&c->walk, la, acc, gpa, &pfe);
+	int rc = x86_walk(&c->walk, la, acc | c->user, gpa, &pfe);
 	if (rc == X86_ERR_PAGE_FAULT) {
 		c->fault_vector = EXC_PF;
 		c->fault_error = pfe;
