@@ -115,8 +115,6 @@ static void finish_switch(struct cpu *c)
 	if (z) {
 		c->zombie = NULL;
 		pmm_free_kva(z->stack, THREAD_STACK_SIZE);
-		if (z->fpu)
-			fpu_free(z->fpu);
 		kfree(z);
 	}
 }
@@ -167,19 +165,15 @@ void thread_entry(void)
 }
 
 /* create: allocate stack, control block (and an FPU area), queue it on its CPU. */
-static struct thread *create(const char *name, void (*fn)(void *), void *arg, int cpu, bool fpu)
+static struct thread *create(const char *name, void (*fn)(void *), void *arg, int cpu, void *fpu)
 {
 	ASSERT(cpu >= 0 && cpu < MAX_CPUS && cpus[cpu].online);
 	struct thread *t = kzalloc(sizeof(*t));
 	if (!t)
 		return NULL;
 	t->stack = pmm_alloc_kva(THREAD_STACK_SIZE);
-	if (fpu)
-		t->fpu = fpu_alloc();
-	if (!t->stack || (fpu && !t->fpu)) {
-		pmm_free_kva(t->stack, THREAD_STACK_SIZE);
-		if (t->fpu)
-			fpu_free(t->fpu);
+	t->fpu = fpu; /* owned by the caller, which frees it after the thread has exited */
+	if (!t->stack) {
 		kfree(t);
 		return NULL;
 	}
@@ -213,12 +207,13 @@ static struct thread *create(const char *name, void (*fn)(void *), void *arg, in
 
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu)
 {
-	return create(name, fn, arg, cpu, false);
+	return create(name, fn, arg, cpu, NULL);
 }
 
-struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu)
+struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu,
+				 void *fpu_area)
 {
-	return create(name, fn, arg, cpu, true);
+	return create(name, fn, arg, cpu, fpu_area);
 }
 
 /* sched_set_timer_hint: the running thread needs a timer interrupt at tsc (0: none). */

@@ -43,8 +43,10 @@ void sched_init_cpu(void);
 void sched_idle_loop(void) __noreturn;
 /* thread_create: a new runnable thread on the given CPU; NULL on out of memory. */
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu);
-/* thread_create_fpu: as thread_create, for threads that run guest code (own FPU state). */
-struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu);
+/* thread_create_fpu: as thread_create, for threads that run guest code: fpu_area (from
+ * fpu_alloc, owned by the caller) holds their FPU state while they are switched out. */
+struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu,
+				 void *fpu_area);
 /* sched_set_timer_hint: the running thread wants a timer interrupt at TSC tsc (0 = none). */
 void sched_set_timer_hint(uint64_t tsc);
 /* thread_exit: end the current thread. */

@@ -133,15 +133,15 @@ static void write_cmd(struct pic_chip *c, uint8_t v)
 	if (v & 0x10) { /* ICW1 */
 		c->init_step = 2;
 		c->icw4 = v & 1;
-		c->single = v & 2;
+		c->single = (v >> 1) & 1;
 		c->imr = c->isr = c->irr = 0;
 		c->priority_add = 0;
-		c->read_isr = c->special_mask = c->auto_eoi = false;
+		c->read_isr = c->special_mask = c->auto_eoi = 0;
 		return;
 	}
 	if (v & 0x08) { /* OCW3 */
 		if (v & 0x04)
-			c->poll = true;
+			c->poll = 1;
 		if (v & 0x02)
 			c->read_isr = v & 1;
 		if (v & 0x40)
@@ -204,7 +204,7 @@ static void write_data(struct pic_chip *c, uint8_t v)
 /* poll_read: OCW3 poll mode: acknowledge and return 0x80 | irq, or 0. */
 static uint8_t poll_read(struct pic_chip *c, bool is_master)
 {
-	c->poll = false;
+	c->poll = 0;
 	int irq = chip_irq(c, is_master);
 	if (irq < 0)
 		return 0;

@@ -15,5 +15,7 @@ int vm_snapshot(struct vm *vm, const char **err);
 int vm_restore(struct vm *vm, const char **err);
 /* snapshot_describe: one line about the VM's snapshot (size, age). */
 const char *snapshot_describe(struct vm *vm);
+/* snapshot_free: drop the VM's snapshot (when the VM is destroyed). */
+void snapshot_free(struct vm *vm);
 
 #endif

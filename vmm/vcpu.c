@@ -149,6 +149,7 @@ static void start_from_sipi(struct vcpu *v)
 static void park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	fpu_save_current(this_cpu()); /* the state saver reads v->fpu while we are parked */
 	spin_lock(&vm->lock);
 	vm->vcpus_parked++;
 	waitq_wake_all(&vm->state_wq);

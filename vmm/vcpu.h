@@ -134,6 +134,7 @@ struct vcpu {
 	struct thread *thread;
 	volatile int run_state; /* enum vcpu_run_state */
 	void *arch;		/* backend state (VMCB / VMCS) */
+	void *fpu;		/* guest FPU/SSE/AVX state (XSAVE area), lent to the thread */
 
 	/* GPRs other than those the backend keeps in its control block (RAX/RSP on SVM). */
 	uint64_t gpr[NR_GPRS];

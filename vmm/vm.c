@@ -14,6 +14,8 @@
 #include "kernel/x86.h"
 #include "vmm/gconsole.h"
 #include "vmm/linux_boot.h"
+#include "vmm/snapshot.h"
+#include "vmm/state.h"
 #include "vmm/vmm.h"
 
 static struct vm *g_vms[VM_MAX];
@@ -134,6 +136,8 @@ static void free_vcpus(struct vm *vm)
 		if (!v)
 			continue;
 		vmm->vcpu_destroy(v);
+		if (v->fpu)
+			fpu_free(v->fpu);
 		kfree(v);
 		vm->vcpu[i] = NULL;
 	}
@@ -156,7 +160,8 @@ static int make_vcpus(struct vm *vm, const char **err)
 		vlapic_init(&v->lapic, v, (uint32_t)i, i == 0);
 		vm->vcpu[i] = v;
 		vm->nvcpus = i + 1;
-		if (vmm->vcpu_create(v) < 0) {
+		v->fpu = fpu_alloc();
+		if (!v->fpu || vmm->vcpu_create(v) < 0) {
 			*err = "cannot create the vCPU's control block";
 			return -1;
 		}
@@ -179,7 +184,7 @@ static int start_threads(struct vm *vm, const char **err)
 		spin_lock(&vm->lock);
 		vm->threads_alive++;
 		spin_unlock(&vm->lock);
-		struct thread *t = thread_create_fpu(name, vcpu_thread, v, cpu);
+		struct thread *t = thread_create_fpu(name, vcpu_thread, v, cpu, v->fpu);
 		if (!t) {
 			spin_lock(&vm->lock);
 			vm->threads_alive--;
@@ -200,8 +205,8 @@ static void teardown(struct vm *vm)
 	free_memory(vm);
 }
 
-/* vm_start: memory, devices, guest image, vCPUs, threads. */
-int vm_start(struct vm *vm, const char **err)
+/* boot: memory, devices, then either a fresh guest image or a saved state; then threads. */
+static int boot(struct vm *vm, struct stream_in *from, const char **err)
 {
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
 		*err = "VM is already running";
@@ -223,28 +228,46 @@ int vm_start(struct vm *vm, const char **err)
 	if (alloc_memory(vm, err) < 0 || make_vcpus(vm, err) < 0)
 		goto fail;
 	platform_init(vm);
-	if (linux_boot_load(vm, err) < 0 || !platform_build_firmware(vm)) {
-		if (!*err)
-			*err = "cannot build the guest's firmware tables";
-		goto fail;
+	*err = NULL;
+	if (from) {
+		if (state_load(vm, from, err) < 0)
+			goto fail;
+	} else {
+		if (linux_boot_load(vm, err) < 0 || !platform_build_firmware(vm)) {
+			if (!*err)
+				*err = "cannot build the guest's firmware tables";
+			goto fail;
+		}
+		uint64_t offset = 0 - rdtsc(); /* the guest TSC starts at zero */
+		for (int i = 0; i < vm->nvcpus; i++)
+			vm->vcpu[i]->tsc_offset = offset;
+		vm->run_ns = 0;
 	}
-	uint64_t offset = 0 - rdtsc(); /* the guest TSC starts at zero */
-	for (int i = 0; i < vm->nvcpus; i++)
-		vm->vcpu[i]->tsc_offset = offset;
-	vm->run_ns = 0;
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;
 	if (start_threads(vm, err) < 0) {
 		vm_stop(vm, err);
 		return -1;
 	}
-	klog("vm %s: started (%d vCPU, %llu MiB)", vm->cfg.name, vm->nvcpus,
-	     (unsigned long long)(vm->cfg.mem_bytes >> 20));
+	klog("vm %s: %s (%d vCPU, %llu MiB)", vm->cfg.name, from ? "resumed from saved state" : "started",
+	     vm->nvcpus, (unsigned long long)(vm->cfg.mem_bytes >> 20));
 	return 0;
 fail:
 	teardown(vm);
 	vm->state = VM_CREATED;
 	return -1;
+}
+
+int vm_start(struct vm *vm, const char **err)
+{
+	return boot(vm, NULL, err);
+}
+
+int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
+			 const char **err)
+{
+	vm->run_ns = uptime_ns;
+	return boot(vm, in, err);
 }
 
 /* wait_threads: until every vCPU thread of the VM has left. */
@@ -350,7 +373,7 @@ int vm_destroy(struct vm *vm, const char **err)
 			g_vms[i] = NULL;
 	spin_unlock(&g_list_lock);
 	kfree(vm->console);
-	kfree(vm->snapshot);
+	snapshot_free(vm);
 	kfree(vm);
 	return 0;
 }

@@ -95,6 +95,11 @@ int vm_count(void);
 struct vm *vm_get(int i);
 /* vm_start: allocate memory, load the guest, start the vCPU threads. */
 int vm_start(struct vm *vm, const char **err);
+/* vm_start_from_stream: as vm_start, but the guest's state comes from a state stream (snapshot
+ * restore, migration); uptime_ns is the VM's running time when the state was taken. */
+struct stream_in;
+int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
+			 const char **err);
 /* vm_stop: stop all vCPUs and free guest memory (the configuration stays). */
 int vm_stop(struct vm *vm, const char **err);
 int vm_pause(struct vm *vm, const char **err);

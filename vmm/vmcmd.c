@@ -234,10 +234,10 @@ static int vm_console_cmd(int argc, char **argv)
 		return 1;
 	if (!vm->console)
 		return shell_error("%s has never run", argv[1]);
-	kprintf("[attached to %s; Ctrl-] detaches]\n", vm->cfg.name);
 	static char hist[4096];
 	size_t n = gconsole_tail(vm, hist, sizeof(hist));
-	console_write(hist, n);
+	console_write(hist, n); /* recent output first, then live */
+	kprintf("\n[attached to %s; Ctrl-] detaches]\n", vm->cfg.name);
 	vm->console->attached = true;
 	for (;;) {
 		int c = console_getc_timeout(100);

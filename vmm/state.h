@@ -1,0 +1,25 @@
+/* VM state <-> stream (vmm/state.c); the format is in vmm/stream.h. */
+#ifndef TERN_STATE_H
+#define TERN_STATE_H
+
+#include "kernel/compiler.h"
+
+struct vm;
+struct stream_out;
+struct stream_in;
+
+#define STATE_RAM_RUN 512 /* pages per RAM record (2 MiB) */
+
+/* state_save: header, VM, vCPUs, devices and (if with_ram) all of RAM; no END record.
+ * The VM must be quiesced. Returns 0 or -1 if the sink failed. */
+int state_save(struct vm *vm, struct stream_out *s, bool with_ram);
+/* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512. */
+int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count);
+/* state_load: read a whole stream into a VM whose memory and vCPUs exist but do not run. */
+int state_load(struct vm *vm, struct stream_in *in, const char **err);
+/* state_check_vm / state_load_record: the pieces of state_load, for the migration receiver. */
+const char *state_check_vm(struct vm *vm, const uint8_t *rec, uint32_t len);
+const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, const uint8_t *rec,
+			      uint32_t len);
+
+#endif
