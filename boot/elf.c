@@ -23,6 +23,8 @@ const char *elf_check(const Elf64_Ehdr *eh, uint64_t size)
 		return "bad program header table";
 	if (eh->e_phoff > size || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff)
 		return "program header table outside the file";
+	if (eh->e_phoff % 8)
+		return "program header table misaligned"; /* its 64-bit fields are read directly */
 	return 0;
 }
 

@@ -1,0 +1,1 @@
+fuzz_acpi_SRCS := kernel/acpi_tables.c

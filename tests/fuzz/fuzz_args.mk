@@ -1,0 +1,1 @@
+fuzz_args_SRCS := kernel/args.c kernel/fmt.c

@@ -1,0 +1,1 @@
+fuzz_conf_SRCS := kernel/conf.c kernel/string.c

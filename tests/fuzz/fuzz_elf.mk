@@ -1,0 +1,1 @@
+fuzz_elf_SRCS := boot/elf.c kernel/ksyms.c

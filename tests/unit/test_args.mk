@@ -1,0 +1,1 @@
+test_args_SRCS := kernel/args.c kernel/fmt.c

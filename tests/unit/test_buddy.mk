@@ -1,0 +1,1 @@
+test_buddy_SRCS := kernel/buddy.c

@@ -1,0 +1,1 @@
+test_conf_SRCS := kernel/conf.c kernel/string.c

@@ -1,0 +1,1 @@
+test_elf_SRCS := boot/elf.c kernel/ksyms.c
