@@ -12,6 +12,7 @@
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/x86.h"
+#include "vmm/dirty.h"
 #include "vmm/gconsole.h"
 #include "vmm/linux_boot.h"
 #include "vmm/snapshot.h"
@@ -201,6 +202,7 @@ static int start_threads(struct vm *vm, const char **err)
 /* teardown: after all vCPU threads are gone: free everything but the configuration. */
 static void teardown(struct vm *vm)
 {
+	vm_dirty_stop(vm);
 	free_vcpus(vm);
 	free_memory(vm);
 }
