@@ -7,7 +7,7 @@
 void spin_init(struct spinlock *l, const char *name)
 {
 	l->next = l->owner = 0;
-	l->holder_cpu = -1;
+	l->holder = 0;
 	l->name = name;
 }
 
@@ -15,14 +15,14 @@ void spin_init(struct spinlock *l, const char *name)
 void spin_lock(struct spinlock *l)
 {
 	uint64_t flags = irq_save();
-	int me = cpu_id();
-	if (l->holder_cpu == me)
-		panic("spinlock %s: recursive acquire on cpu %d", l->name, me);
+	int me = cpu_id() + 1;
+	if (l->holder == me)
+		panic("spinlock %s: recursive acquire on cpu %d", l->name, me - 1);
 	uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
 	while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
 		cpu_relax();
 	l->saved_flags = flags;
-	l->holder_cpu = me;
+	l->holder = me;
 }
 
 /* spin_trylock: take the lock only if it is free right now. */
@@ -37,18 +37,18 @@ bool spin_trylock(struct spinlock *l)
 		return false;
 	}
 	l->saved_flags = flags;
-	l->holder_cpu = cpu_id();
+	l->holder = cpu_id() + 1;
 	return true;
 }
 
 /* spin_unlock: serve the next ticket and restore this CPU's interrupt state. */
 void spin_unlock(struct spinlock *l)
 {
-	if (l->holder_cpu != cpu_id())
+	if (l->holder != cpu_id() + 1)
 		panic("spinlock %s: released by cpu %d, held by %d", l->name, cpu_id(),
-		      l->holder_cpu);
+		      l->holder - 1);
 	uint64_t flags = l->saved_flags;
-	l->holder_cpu = -1;
+	l->holder = 0;
 	__atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
 	irq_restore(flags);
 }
@@ -56,5 +56,5 @@ void spin_unlock(struct spinlock *l)
 /* spin_held: true if this CPU holds the lock. */
 bool spin_held(struct spinlock *l)
 {
-	return l->holder_cpu == cpu_id();
+	return l->holder == cpu_id() + 1;
 }

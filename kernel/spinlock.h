@@ -12,11 +12,11 @@ struct spinlock {
 	volatile uint32_t next;
 	volatile uint32_t owner;
 	uint64_t saved_flags;
-	int holder_cpu; /* -1 when free; for the recursion check */
+	int holder; /* CPU id + 1 of the holder, 0 when free (so zeroed memory is a free lock) */
 	const char *name;
 };
 
-#define SPINLOCK_INIT(n) {0, 0, 0, -1, n}
+#define SPINLOCK_INIT(n) {0, 0, 0, 0, n}
 
 void spin_init(struct spinlock *l, const char *name);
 void spin_lock(struct spinlock *l);

@@ -37,6 +37,19 @@ def clean(text):
     return ANSI.sub("", text.replace("\r", ""))
 
 
+class GuestRun:
+    counter = 0
+
+
+GUEST_CMDLINE_FILE = os.path.join(ROOT, "tools", "guest", "cmdline.default")
+
+
+def guest_cmdline(extra=""):
+    """The default Debian test-guest command line (tools/guest/cmdline.default)."""
+    with open(GUEST_CMDLINE_FILE) as f:
+        return (f.read().strip() + " " + extra).strip()
+
+
 class TernHost:
     """One Tern host in QEMU; see the module docstring."""
 
@@ -191,6 +204,37 @@ class TernHost:
         self.expect(re.escape(line) + r"\r*\n", timeout=timeout)
         self.expect("\n" + re.escape(PROMPT), timeout=timeout)
         return clean(self.con.before) + "\n"
+
+    # ---- guests ------------------------------------------------------------------------
+    def attach(self, vm):
+        """`vm console VM` and wait until live output starts (history is printed before)."""
+        self.send(f"vm console {vm}\r")
+        self.expect(rf"\[attached to {re.escape(vm)}; Ctrl-\] detaches\]")
+
+    def detach(self):
+        """Ctrl-] back to the Tern shell."""
+        self.send("\x1d")
+        self.expect(r"\[detached from ")
+        self.expect(re.escape(PROMPT))
+
+    def guest_run(self, vm, command, timeout=120):
+        """Run a shell command in a guest through its console; returns its output."""
+        GuestRun.counter += 1
+        tag = f"TT{os.getpid() % 10000}x{GuestRun.counter}"
+        self.attach(vm)
+        self.send(f"echo {tag}B; {command}; echo {tag}E\r")
+        self.expect(rf"\n{tag}B\r?\n", timeout=timeout)
+        self.expect(rf"\n{tag}E\r?\n", timeout=timeout)
+        out = clean(self.con.before)
+        self.detach()
+        return out
+
+    def wait_guest_ready(self, vm, timeout=300):
+        """Attach and wait for the Debian test guest's ready marker (docs/guest.md)."""
+        self.send(f"vm console {vm}\r")
+        self.expect(r"TERN-GUEST-READY", timeout=timeout)
+        self.expect(r"# ", timeout=60)
+        self.detach()
 
     # ---- QMP ---------------------------------------------------------------------------
     def qmp(self, command, **arguments):
