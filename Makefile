@@ -71,8 +71,16 @@ guest: deps $(GUEST)
 $(IMAGE): $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) tools/mkimage.sh $(GUEST) $(wildcard $(B)/images/*)
 	tools/mkimage.sh $@ $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) $(B)/images
 
-run: all
-	tools/run.sh $(IMAGE)
+# `make run`: the same stick with a demo guest that starts at boot (`vm console demo`).
+DEMO_IMAGE := $(B)/tern-demo.img
+$(B)/demo.conf: tools/demo.conf.in tools/guest/cmdline.default
+	@mkdir -p $(B)
+	sed "s|@CMDLINE@|$$(cat tools/guest/cmdline.default)|" tools/demo.conf.in > $@
+$(DEMO_IMAGE): $(IMAGE) $(B)/demo.conf
+	tools/mkimage.sh $@ $(B)/BOOTX64.EFI $(B)/tern.elf $(B)/demo.conf $(B)/images
+
+run: all $(DEMO_IMAGE)
+	tools/run.sh $(DEMO_IMAGE)
 
 # ---- tests -------------------------------------------------------------------------------
 # Host unit tests: tests/unit/test_X.c with tests/unit/test_X.mk setting test_X_SRCS.
@@ -113,7 +121,7 @@ fuzz: deps $(FUZZERS:%=$(B)/fuzz/%)
 			$(B)/corpus/$$f $$seeds 2>&1 | tail -n 4; \
 		test $${PIPESTATUS[0]:-0} -eq 0; done
 
-integration: all
+integration: all $(DEMO_IMAGE)
 	$(PYTHON) -m pytest -v tests/integration $(PYTEST_ARGS)
 
 test: all unit fuzz integration

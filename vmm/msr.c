@@ -19,7 +19,7 @@ static void log_refused(struct vcpu *v, const char *op, uint32_t msr, uint64_t v
 {
 	struct vm *vm = v->vm;
 	if (vm->unhandled_io_logged++ < 32)
-		klog("vm %s: vcpu %d: %s of MSR %#x (value %#llx) refused: #GP", vm->cfg.name,
+		klog_quiet("vm %s: vcpu %d: %s of MSR %#x (value %#llx) refused: #GP", vm->cfg.name,
 		     v->id, op, msr, (unsigned long long)val);
 }
 

@@ -449,7 +449,7 @@ bool vm_add_mmio(struct vm *vm, uint64_t first, uint64_t last, mmio_fn fn, void 
 static void note_unassigned(struct vm *vm, const char *what, uint64_t addr, bool write)
 {
 	if (vm->unhandled_io_logged++ < 32)
-		klog("vm %s: %s %s unassigned %#llx (ignored)", vm->cfg.name,
+		klog_quiet("vm %s: %s %s unassigned %#llx (ignored)", vm->cfg.name,
 		     write ? "write to" : "read from", what, (unsigned long long)addr);
 }
 

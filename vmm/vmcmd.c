@@ -320,7 +320,12 @@ void vm_autostart(void)
 	for (int i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_get(i);
 		const char *err;
-		if (vm && vm->cfg.autostart && vm_start(vm, &err) < 0)
+		if (!vm || !vm->cfg.autostart)
+			continue;
+		if (vm_start(vm, &err) < 0)
 			klog("vm %s: autostart failed: %s", vm->cfg.name, err);
+		else
+			klog("vm %s: autostarted; `vm console %s` attaches to it", vm->cfg.name,
+			     vm->cfg.name);
 	}
 }
