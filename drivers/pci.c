@@ -264,6 +264,46 @@ const char *pci_class_name(uint8_t cls, uint8_t sub)
 	}
 }
 
+/* pci_bar_map: ioremap of a memory BAR (mapped once per BAR). */
+volatile uint8_t *pci_bar_map(struct pci_dev *d, int bar)
+{
+	if (bar < 0 || bar > 5 || d->bar_io[bar] || !d->bar_size[bar] || !d->bar[bar])
+		return NULL;
+	return ioremap(d->bar[bar], d->bar_size[bar]);
+}
+
+#define PCI_CAP_MSIX	  0x11
+#define MSIX_CTRL_ENABLE  (1u << 15)
+#define MSIX_CTRL_MASKALL (1u << 14)
+
+/* pci_msix_enable: fill the table (PCI 3.0 6.8.2: address 0xFEE000000 | dest << 12, data =
+ * vector, fixed delivery, edge), unmask the entries, then enable MSI-X. */
+bool pci_msix_enable(struct pci_dev *d, int n, const int *vectors, uint32_t apic_id)
+{
+	uint8_t cap = pci_find_cap(d, PCI_CAP_MSIX, 0);
+	if (!cap)
+		return false;
+	uint16_t ctrl = pci_read16(d, cap + 2);
+	int size = (ctrl & 0x7ff) + 1;
+	uint32_t tbl = pci_read32(d, cap + 4);
+	int bir = tbl & 7;
+	if (n > size || bir > 5 || !d->bar_size[bir] || d->bar_io[bir] ||
+	    (tbl & ~7u) + (uint64_t)size * 16 > d->bar_size[bir])
+		return false;
+	volatile uint32_t *t = ioremap(d->bar[bir] + (tbl & ~7u), (uint64_t)size * 16);
+	pci_write16(d, cap + 2, ctrl | MSIX_CTRL_MASKALL);
+	for (int i = 0; i < n; i++) {
+		t[i * 4 + 0] = 0xfee00000u | (apic_id << 12);
+		t[i * 4 + 1] = 0;
+		t[i * 4 + 2] = (uint32_t)vectors[i];
+		t[i * 4 + 3] = 0; /* unmasked */
+	}
+	pci_write16(d, cap + 2, (ctrl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_MASKALL);
+	/* INTx off: interrupt disable bit in the command register */
+	pci_write16(d, 0x04, pci_read16(d, 0x04) | (1u << 10));
+	return true;
+}
+
 /* cmd_pci: the device table. */
 static int cmd_pci(int argc, char **argv)
 {

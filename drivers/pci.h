@@ -34,6 +34,11 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
 void pci_enable(const struct pci_dev *d);
 /* pci_find_cap: offset of the first capability with this id, or 0. */
 uint8_t pci_find_cap(const struct pci_dev *d, uint8_t id, uint8_t start);
+/* pci_bar_map: map a memory BAR uncached; NULL if it is absent or an I/O BAR. */
+volatile uint8_t *pci_bar_map(struct pci_dev *d, int bar);
+/* pci_msix_enable: MSI-X with n vectors (vectors[i] for table entry i) to one CPU; false if
+ * the function has no (or too small an) MSI-X capability. */
+bool pci_msix_enable(struct pci_dev *d, int n, const int *vectors, uint32_t apic_id);
 /* pci_class_name: a short human name for a class/subclass. */
 const char *pci_class_name(uint8_t cls, uint8_t sub);
 

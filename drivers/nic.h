@@ -1,0 +1,64 @@
+/*
+ * Host network interface cards. A driver is one file: it declares itself with NIC_DRIVER, its
+ * probe claims PCI devices and registers a struct nic. Received frames are handed to whoever
+ * owns the NIC (the host TCP/IP stack, or later the virtual switch) from the owner's thread:
+ * the owner calls ops->poll_rx, and the driver calls nic->rx for each frame; an interrupt
+ * only calls nic_kick() to wake the owner. Transmit copies the frame into the ring at once.
+ */
+#ifndef TERN_NIC_H
+#define TERN_NIC_H
+
+#include "kernel/compiler.h"
+#include "net/netif.h"
+
+struct pci_dev;
+struct nic;
+
+struct nic_ops {
+	/* send: copy one frame (iov pieces, len bytes, no FCS) into the transmit ring; 0 or -1 */
+	int (*send)(struct nic *n, const struct net_iov *iov, unsigned iovcnt, size_t len);
+	/* poll_rx: deliver up to budget received frames through n->rx; returns how many */
+	int (*poll_rx)(struct nic *n, int budget);
+	/* link: carrier state from the device */
+	bool (*link)(struct nic *n);
+};
+
+struct nic_stats {
+	uint64_t rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped, irqs;
+};
+
+struct nic {
+	char name[16];	   /* "eth0" */
+	const char *model; /* "virtio-net", "e1000 (82540EM)", ... */
+	uint8_t mac[6];
+	struct pci_dev *pci;
+	const struct nic_ops *ops;
+	void *priv;
+	bool has_irq; /* interrupts wake the owner; otherwise the owner polls */
+	struct nic_stats stats;
+	/* set by the owner */
+	void (*rx)(void *owner, const void *frame, size_t len);
+	void (*kick)(void *owner);
+	void *owner;
+};
+
+struct nic_driver {
+	const char *name;
+	/* probe: claim d if it is ours; returns a registered nic or NULL */
+	struct nic *(*probe)(struct pci_dev *d);
+};
+
+#define NIC_DRIVER(id, nm, fn)                                                                     \
+	static const struct nic_driver nic_driver_##id                                             \
+		__attribute__((used, section(".nic_drivers"), aligned(8))) = {nm, fn}
+
+/* nic_probe_all: offer every PCI device to every driver (at boot). */
+void nic_probe_all(void);
+int nic_count(void);
+struct nic *nic_get(int i);
+/* nic_register: a probed NIC gets its name (eth0, eth1, ...). */
+void nic_register(struct nic *n);
+/* nic_kick: from an interrupt handler: there is work; wake the owner. */
+void nic_kick(struct nic *n);
+
+#endif
