@@ -1,5 +1,6 @@
 /* Pure parsers for the ACPI tables Tern uses; see acpi.h. Every read is bounds-checked. */
 #include "kernel/acpi.h"
+#include "kernel/endian.h"
 #include "kernel/string.h"
 
 /* rd8/rd16/rd32/rd64: little-endian reads at an offset already checked by the caller. */
@@ -9,15 +10,15 @@ static uint8_t rd8(const uint8_t *p, size_t o)
 }
 static uint16_t rd16(const uint8_t *p, size_t o)
 {
-	return (uint16_t)(p[o] | p[o + 1] << 8);
+	return le16_load(p + o);
 }
 static uint32_t rd32(const uint8_t *p, size_t o)
 {
-	return (uint32_t)rd16(p, o) | (uint32_t)rd16(p, o + 2) << 16;
+	return le32_load(p + o);
 }
 static uint64_t rd64(const uint8_t *p, size_t o)
 {
-	return (uint64_t)rd32(p, o) | (uint64_t)rd32(p, o + 4) << 32;
+	return le64_load(p + o);
 }
 
 /* acpi_checksum_ok: ACPI 6.5 5.2.6: all bytes of the table sum to 0 mod 256. */

@@ -2,6 +2,7 @@
 #include "vmm/linux_boot.h"
 #include "kernel/bootfs.h"
 #include "kernel/heap.h"
+#include "kernel/endian.h"
 #include "kernel/string.h"
 #include "kernel/x86.h"
 #include "vmm/vm.h"
@@ -34,24 +35,14 @@
 #define LOADED_HIGH	 0x01
 #define XLF_KERNEL_64	 0x01
 
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 const char *linux_parse_header(const uint8_t *img, uint64_t size, struct linux_header *h)
 {
 	memset(h, 0, sizeof(*h));
 	if (size < 0x270)
 		return "file too small for a Linux kernel";
-	if (rd16(img + HDR_BOOT_FLAG) != 0xaa55 || memcmp(img + HDR_MAGIC, "HdrS", 4) != 0)
+	if (le16_load(img + HDR_BOOT_FLAG) != 0xaa55 || memcmp(img + HDR_MAGIC, "HdrS", 4) != 0)
 		return "not a Linux bzImage (no HdrS setup header)";
-	h->version = rd16(img + HDR_VERSION);
+	h->version = le16_load(img + HDR_VERSION);
 	if (h->version < 0x020c)
 		return "boot protocol older than 2.12 (no 64-bit entry)";
 	unsigned sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
@@ -60,18 +51,18 @@ const char *linux_parse_header(const uint8_t *img, uint64_t size, struct linux_h
 		return "setup code larger than the file";
 	h->kernel_size = size - h->setup_size;
 	h->loadflags = img[HDR_LOADFLAGS];
-	h->xloadflags = rd16(img + HDR_XLOADFLAGS);
+	h->xloadflags = le16_load(img + HDR_XLOADFLAGS);
 	if (!(h->loadflags & LOADED_HIGH))
 		return "not a bzImage (zImage kernels are not supported)";
 	if (!(h->xloadflags & XLF_KERNEL_64))
 		return "kernel has no 64-bit entry point";
-	h->initrd_addr_max = rd32(img + HDR_INITRD_MAX);
-	h->kernel_alignment = rd32(img + HDR_KERNEL_ALIGN);
+	h->initrd_addr_max = le32_load(img + HDR_INITRD_MAX);
+	h->kernel_alignment = le32_load(img + HDR_KERNEL_ALIGN);
 	h->relocatable = img[HDR_RELOCATABLE] != 0;
-	h->cmdline_size = rd32(img + HDR_CMDLINE_SIZE);
-	h->pref_address = (uint64_t)rd32(img + HDR_PREF_ADDRESS) |
-			  (uint64_t)rd32(img + HDR_PREF_ADDRESS + 4) << 32;
-	h->init_size = rd32(img + HDR_INIT_SIZE);
+	h->cmdline_size = le32_load(img + HDR_CMDLINE_SIZE);
+	h->pref_address = (uint64_t)le32_load(img + HDR_PREF_ADDRESS) |
+			  (uint64_t)le32_load(img + HDR_PREF_ADDRESS + 4) << 32;
+	h->init_size = le32_load(img + HDR_INIT_SIZE);
 	h->hdr_end = 0x202 + img[0x201];
 	if (h->hdr_end > 0x280 || h->hdr_end <= HDR_INIT_SIZE)
 		h->hdr_end = 0x268;
@@ -80,12 +71,6 @@ const char *linux_parse_header(const uint8_t *img, uint64_t size, struct linux_h
 	if (h->init_size < h->kernel_size)
 		h->init_size = (uint32_t)MIN(h->kernel_size * 4, (uint64_t)UINT32_MAX);
 	return NULL;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* page_tables: PML4 -> PDPT -> 4 PDs of 2 MiB pages: identity map of [0, 4 GiB). */
@@ -183,7 +168,7 @@ int linux_boot_load(struct vm *vm, const char **err)
 	}
 	gmem_fill(m, LB_CMDLINE, 0, LB_CMDLINE_MAX);
 	gmem_write(m, LB_CMDLINE, vm->cfg.cmdline, cl);
-	wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)LB_CMDLINE);
+	le32_store(zp + HDR_CMD_LINE_PTR, (uint32_t)LB_CMDLINE);
 	if (vm->cfg.initrd[0]) {
 		const struct bootfs_file *rd = find(vm->cfg.initrd, err, "initrd file not on the boot stick");
 		uint64_t top = MIN(low_end, (uint64_t)h.initrd_addr_max + 1);
@@ -196,8 +181,8 @@ int linux_boot_load(struct vm *vm, const char **err)
 			kfree(zp);
 			return -1;
 		}
-		wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)at);
-		wr32(zp + HDR_RAMDISK_SIZE, (uint32_t)rd->size);
+		le32_store(zp + HDR_RAMDISK_IMAGE, (uint32_t)at);
+		le32_store(zp + HDR_RAMDISK_SIZE, (uint32_t)rd->size);
 	}
 	uint64_t e820[ZP_E820_MAX][3];
 	int n = platform_e820(vm, e820, ZP_E820_MAX);
@@ -205,7 +190,7 @@ int linux_boot_load(struct vm *vm, const char **err)
 	for (int i = 0; i < n; i++) {
 		memcpy(zp + ZP_E820_TABLE + 20 * i, &e820[i][0], 8);
 		memcpy(zp + ZP_E820_TABLE + 20 * i + 8, &e820[i][1], 8);
-		wr32(zp + ZP_E820_TABLE + 20 * i + 16, (uint32_t)e820[i][2]);
+		le32_store(zp + ZP_E820_TABLE + 20 * i + 16, (uint32_t)e820[i][2]);
 	}
 	uint64_t rsdp = GUEST_BIOS_AREA;
 	memcpy(zp + ZP_ACPI_RSDP, &rsdp, 8);

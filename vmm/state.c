@@ -154,6 +154,15 @@ static const struct fdesc pm_fields[] = {
 
 /* ---- save ------------------------------------------------------------------------------- */
 
+/* save_record: one state record holding the described members of obj. */
+static void save_record(struct stream_out *s, uint16_t type, const void *obj,
+			const struct fdesc *d, size_t n)
+{
+	stream_begin(s, type, 1);
+	put_fields(s, obj, d, n);
+	stream_end_record(s);
+}
+
 /* save_vcpu: architectural state, run state, LAPIC with its timer, FPU area. */
 static void save_vcpu(struct stream_out *s, struct vcpu *v, uint64_t now)
 {
@@ -185,12 +194,8 @@ static void save_vcpu(struct stream_out *s, struct vcpu *v, uint64_t now)
 static void save_devices(struct stream_out *s, struct vm *vm, uint64_t now)
 {
 	struct platform *p = &vm->plat;
-	stream_begin(s, REC_IOAPIC, 1);
-	put_fields(s, &p->ioapic, ioapic_fields, ARRAY_SIZE(ioapic_fields));
-	stream_end_record(s);
-	stream_begin(s, REC_PIC, 1);
-	put_fields(s, &p->pic, pic_fields, ARRAY_SIZE(pic_fields));
-	stream_end_record(s);
+	save_record(s, REC_IOAPIC, &p->ioapic, ioapic_fields, ARRAY_SIZE(ioapic_fields));
+	save_record(s, REC_PIC, &p->pic, pic_fields, ARRAY_SIZE(pic_fields));
 	for (int i = 0; i < 3; i++) {
 		struct pit_channel *c = &p->pit.ch[i];
 		stream_begin(s, REC_PIT, 1);
@@ -200,15 +205,9 @@ static void save_devices(struct stream_out *s, struct vm *vm, uint64_t now)
 		put_fields(s, c, pit_channel_fields, ARRAY_SIZE(pit_channel_fields));
 		stream_end_record(s);
 	}
-	stream_begin(s, REC_RTC, 1);
-	put_fields(s, &p->rtc, rtc_fields, ARRAY_SIZE(rtc_fields));
-	stream_end_record(s);
-	stream_begin(s, REC_UART, 1);
-	put_fields(s, &p->uart, uart_fields, ARRAY_SIZE(uart_fields));
-	stream_end_record(s);
-	stream_begin(s, REC_ACPI_PM, 1);
-	put_fields(s, &p->pm, pm_fields, ARRAY_SIZE(pm_fields));
-	stream_end_record(s);
+	save_record(s, REC_RTC, &p->rtc, rtc_fields, ARRAY_SIZE(rtc_fields));
+	save_record(s, REC_UART, &p->uart, uart_fields, ARRAY_SIZE(uart_fields));
+	save_record(s, REC_ACPI_PM, &p->pm, pm_fields, ARRAY_SIZE(pm_fields));
 	stream_begin(s, REC_PCI, 1);
 	stream_u64(s, 1, p->pci.cf8);
 	stream_field(s, 2, p->pci.host_bridge.cfg, VPCI_CFG_SIZE);

@@ -1,5 +1,6 @@
 /* VM state stream framing; see stream.h. */
 #include "vmm/stream.h"
+#include "kernel/endian.h"
 #include "kernel/string.h"
 #include "migrate/blake2s.h"
 
@@ -13,28 +14,6 @@ static void emit(struct stream_out *s, const void *buf, size_t len)
 	if (s->write(s->ctx, buf, len) < 0)
 		s->err = -1;
 	s->bytes += len;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
 }
 
 void stream_out_init(struct stream_out *s, int (*write)(void *, const void *, size_t), void *ctx,
@@ -54,8 +33,8 @@ void stream_header(struct stream_out *s)
 {
 	uint8_t h[STREAM_HDR_SIZE];
 	memcpy(h, STREAM_MAGIC, 8);
-	put32(h + 8, STREAM_VERSION);
-	put32(h + 12, 0);
+	le32_store(h + 8, STREAM_VERSION);
+	le32_store(h + 12, 0);
 	emit(s, h, sizeof(h));
 }
 
@@ -72,8 +51,8 @@ void stream_field(struct stream_out *s, uint16_t id, const void *val, uint16_t l
 		s->err = -1;
 		return;
 	}
-	put16(s->rec + s->rec_len, id);
-	put16(s->rec + s->rec_len + 2, len);
+	le16_store(s->rec + s->rec_len, id);
+	le16_store(s->rec + s->rec_len + 2, len);
 	memcpy(s->rec + s->rec_len + FIELD_HDR_SIZE, val, len);
 	s->rec_len += FIELD_HDR_SIZE + len;
 }
@@ -81,8 +60,7 @@ void stream_field(struct stream_out *s, uint16_t id, const void *val, uint16_t l
 void stream_u64(struct stream_out *s, uint16_t id, uint64_t v)
 {
 	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le64_store(b, v);
 	stream_field(s, id, b, 8);
 }
 
@@ -93,9 +71,9 @@ void stream_raw_header(struct stream_out *s, uint16_t type, uint16_t version, si
 		return;
 	}
 	uint8_t h[REC_HDR_SIZE];
-	put16(h, type);
-	put16(h + 2, version);
-	put32(h + 4, (uint32_t)len);
+	le16_store(h, type);
+	le16_store(h + 2, version);
+	le32_store(h + 4, (uint32_t)len);
 	emit(s, h, sizeof(h));
 }
 
@@ -128,9 +106,9 @@ int stream_finish(struct stream_out *s)
 		n = sizeof(digest);
 	}
 	uint8_t h[REC_HDR_SIZE];
-	put16(h, REC_END);
-	put16(h + 2, 1);
-	put32(h + 4, (uint32_t)n);
+	le16_store(h, REC_END);
+	le16_store(h + 2, 1);
+	le32_store(h + 4, (uint32_t)n);
 	emit(s, h, sizeof(h));
 	emit(s, digest, n);
 	return s->err;
@@ -171,7 +149,7 @@ bool stream_read_header(struct stream_in *s)
 		s->error = "not a Tern VM state stream";
 		return false;
 	}
-	if (get32(h + 8) != STREAM_VERSION) {
+	if (le32_load(h + 8) != STREAM_VERSION) {
 		s->error = "unsupported state stream version";
 		return false;
 	}
@@ -186,9 +164,9 @@ bool stream_next(struct stream_in *s, uint16_t *type, uint16_t *version, uint32_
 		memcpy(&before, s->hash, sizeof(before));
 	if (!take(s, h, sizeof(h), true))
 		return false;
-	*type = get16(h);
-	*version = get16(h + 2);
-	*len = get32(h + 4);
+	*type = le16_load(h);
+	*version = le16_load(h + 2);
+	*len = le32_load(h + 4);
 	if (*type >= REC_TYPE_MAX) {
 		s->error = "unknown record type";
 		return false;
@@ -233,8 +211,8 @@ bool field_next(struct field_iter *it, uint16_t *id, const uint8_t **val, uint16
 		it->bad = true;
 		return false;
 	}
-	*id = get16(it->p);
-	*len = get16(it->p + 2);
+	*id = le16_load(it->p);
+	*len = le16_load(it->p + 2);
 	if (*len > it->left - FIELD_HDR_SIZE) {
 		it->bad = true;
 		return false;

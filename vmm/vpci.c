@@ -1,5 +1,6 @@
 /* Emulated PCI bus 0 and host bridge; see vpci.h. */
 #include "vmm/vpci.h"
+#include "kernel/endian.h"
 #include "kernel/string.h"
 #include "vmm/platform.h"
 #include "vmm/vm.h"
@@ -16,34 +17,16 @@
 #define CMD_IO	     (1u << 0)
 #define CMD_MEM	     (1u << 1)
 
-/* put16/put32: little-endian stores into config space. */
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void vpci_dev_init(struct vpci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_rev,
 		   uint16_t subsys_vendor, uint16_t subsys)
 {
 	memset(d->cfg, 0, sizeof(d->cfg));
 	memset(d->wmask, 0, sizeof(d->wmask));
-	put16(d->cfg + CFG_VENDOR, vendor);
-	put16(d->cfg + CFG_VENDOR + 2, device);
-	put32(d->cfg + CFG_CLASS, class_rev);
-	put16(d->cfg + CFG_SUBSYS, subsys_vendor);
-	put16(d->cfg + CFG_SUBSYS + 2, subsys);
+	le16_store(d->cfg + CFG_VENDOR, vendor);
+	le16_store(d->cfg + CFG_VENDOR + 2, device);
+	le32_store(d->cfg + CFG_CLASS, class_rev);
+	le16_store(d->cfg + CFG_SUBSYS, subsys_vendor);
+	le16_store(d->cfg + CFG_SUBSYS + 2, subsys);
 	d->wmask[CFG_COMMAND] = 0x07;	  /* I/O, memory, bus master */
 	d->wmask[CFG_COMMAND + 1] = 0x04; /* interrupt disable */
 	d->wmask[CFG_INTR_LINE] = 0xff;
@@ -64,12 +47,12 @@ void vpci_init(struct vpci *p, struct vm *vm)
 
 uint64_t vpci_bar_addr(const struct vpci_dev *d, int bar)
 {
-	uint64_t lo = get32(d->cfg + CFG_BAR0 + 4 * bar);
+	uint64_t lo = le32_load(d->cfg + CFG_BAR0 + 4 * bar);
 	if (d->bar_io[bar])
 		return lo & ~3ULL;
 	uint64_t a = lo & ~0xfULL;
 	if (((lo >> 1) & 3) == 2 && bar < 5)
-		a |= (uint64_t)get32(d->cfg + CFG_BAR0 + 4 * (bar + 1)) << 32;
+		a |= (uint64_t)le32_load(d->cfg + CFG_BAR0 + 4 * (bar + 1)) << 32;
 	return a;
 }
 
@@ -88,10 +71,10 @@ static bool assign_bars(struct vpci *p, struct vpci_dev *d)
 			return false;
 		p->next_mmio = a + sz;
 		uint64_t mask = ~(sz - 1);
-		put32(reg, (uint32_t)a | 0x4); /* 64-bit memory BAR, not prefetchable */
-		put32(reg + 4, (uint32_t)(a >> 32));
-		put32(d->wmask + CFG_BAR0 + 4 * b, (uint32_t)mask & ~0xfu);
-		put32(d->wmask + CFG_BAR0 + 4 * b + 4, (uint32_t)(mask >> 32));
+		le32_store(reg, (uint32_t)a | 0x4); /* 64-bit memory BAR, not prefetchable */
+		le32_store(reg + 4, (uint32_t)(a >> 32));
+		le32_store(d->wmask + CFG_BAR0 + 4 * b, (uint32_t)mask & ~0xfu);
+		le32_store(d->wmask + CFG_BAR0 + 4 * b + 4, (uint32_t)(mask >> 32));
 		b++; /* the high half occupies the next slot */
 	}
 	return true;
