@@ -23,6 +23,7 @@
 #include "kernel/vm.h"
 #include "kernel/x86.h"
 #include "kernel/wallclock.h"
+#include "kernel/random.h"
 #include "vmm/hvdetect.h"
 #include "vmm/vmm.h"
 #include "vmm/vmcmd.h"
@@ -80,6 +81,7 @@ void kmain(struct boot_info *bi)
 	bootfs_init(bi);
 	pci_init();
 	wallclock_init();
+	random_init();
 	g_boot_tsc = bi->boot_tsc;
 	if (!thread_create("init", init_main, NULL, 0))
 		panic("cannot start the init thread");
