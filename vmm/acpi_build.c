@@ -242,14 +242,17 @@ static void dsdt(struct out *o, const struct acpi_build_params *p)
 	u8(o, 0x10); /* ScopeOp */
 	pkglen(o, s.len);
 	emit(o, scope, s.len);
+	uint8_t pkg[16]; /* NumElements, then the integers (1 or 2 bytes each) */
+	struct out k = {pkg, sizeof(pkg), 0, false};
+	u8(&k, 4);
+	aml_int(&k, p->s5_typ);
+	aml_int(&k, p->s5_typ);
+	aml_int(&k, 0);
+	aml_int(&k, 0);
 	name(o, "\\_S5_");
 	u8(o, 0x12); /* PackageOp */
-	pkglen(o, 1 + 2 + 2 + 1 + 1);
-	u8(o, 4);
-	aml_int(o, p->s5_typ);
-	aml_int(o, p->s5_typ);
-	aml_int(o, 0);
-	aml_int(o, 0);
+	pkglen(o, k.len);
+	emit(o, pkg, k.len);
 	if (!dl || s.overflow)
 		o->overflow = true;
 	finish(o, at);
@@ -259,8 +262,8 @@ static void dsdt(struct out *o, const struct acpi_build_params *p)
 static void fadt(struct out *o, const struct acpi_build_params *p, uint64_t facs, uint64_t dsdt_gpa)
 {
 	size_t at = header(o, "FACP", 6);
-	u32(o, (uint32_t)facs);
-	u32(o, (uint32_t)dsdt_gpa);
+	u32(o, facs >> 32 ? 0 : (uint32_t)facs); /* 0 when only X_FIRMWARE_CTRL can reach it */
+	u32(o, dsdt_gpa >> 32 ? 0 : (uint32_t)dsdt_gpa);
 	u8(o, 0);	   /* reserved */
 	u8(o, 0);	   /* preferred PM profile: unspecified */
 	u16(o, p->sci_irq);

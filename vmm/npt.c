@@ -26,14 +26,17 @@ bool npt_init(struct npt *n, const struct npt_format *fmt, const struct npt_mem_
 	return true;
 }
 
-/* slot: the entry for gpa at level, creating missing tables above it; NULL on no memory. */
-static uint64_t *slot(struct npt *n, uint64_t gpa, int level)
+/* slot: the entry for gpa at level, creating missing tables above it if create; NULL on no
+ * memory, or if a table is missing and !create. */
+static uint64_t *slot(struct npt *n, uint64_t gpa, int level, bool create)
 {
 	uint64_t *t = table_va(n, n->root);
 	for (int l = LEVELS - 1; l > level; l--) {
 		uint64_t *e = &t[IDX(gpa, l)];
 		if (!n->fmt->present(*e)) {
 			uint64_t hpa;
+			if (!create)
+				return NULL;
 			if (!n->mem->alloc(&hpa))
 				return NULL;
 			n->table_pages++;
@@ -46,19 +49,28 @@ static uint64_t *slot(struct npt *n, uint64_t gpa, int level)
 	return &t[IDX(gpa, level)];
 }
 
+static void free_level(struct npt *n, uint64_t hpa, int l);
+
 /* npt_map: large pages where alignment allows, 4 KiB elsewhere. */
 bool npt_map(struct npt *n, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
 {
 	const uint64_t big = 1ULL << 21;
 	bool ok = true;
+	if (gpa >= NPT_GPA_LIMIT || size > NPT_GPA_LIMIT - gpa)
+		return false;
 	spin_lock(&n->lock);
 	for (uint64_t off = 0; off < size && ok;) {
 		int level = (!n->logging && IS_ALIGNED(gpa + off, big) && IS_ALIGNED(hpa + off, big) &&
 			     size - off >= big) ? 1 : 0;
-		uint64_t *e = slot(n, gpa + off, level);
+		uint64_t *e = slot(n, gpa + off, level, true);
 		if (!e) {
 			ok = false;
 			break;
+		}
+		if (level && n->fmt->present(*e) && !(*e & n->fmt->large_bit)) {
+			/* a 2 MiB page replaces a table of 4 KiB ones: free that table */
+			free_level(n, *e & n->fmt->addr_mask, 0);
+			n->table_pages--;
 		}
 		*e = n->fmt->leaf(hpa + off, level, perm);
 		off += level ? big : 4096;
@@ -87,6 +99,8 @@ static uint64_t *leaf_entry(struct npt *n, uint64_t gpa, int *level)
 bool npt_lookup(struct npt *n, uint64_t gpa, uint64_t *hpa, unsigned *level)
 {
 	int l;
+	if (gpa >= NPT_GPA_LIMIT)
+		return false; /* would alias a lower address: the tables index 48 bits */
 	spin_lock(&n->lock);
 	uint64_t *e = leaf_entry(n, gpa, &l);
 	bool ok = e != NULL;
@@ -101,6 +115,9 @@ bool npt_lookup(struct npt *n, uint64_t gpa, uint64_t *hpa, unsigned *level)
 
 void npt_unmap(struct npt *n, uint64_t gpa, uint64_t size)
 {
+	if (gpa >= NPT_GPA_LIMIT)
+		return;
+	size = MIN(size, NPT_GPA_LIMIT - gpa);
 	spin_lock(&n->lock);
 	for (uint64_t off = 0; off < size;) {
 		int l;
@@ -144,7 +161,7 @@ static bool split(struct npt *n, uint64_t *e)
 		return false;
 	n->table_pages++;
 	uint64_t base = *e & n->fmt->addr_mask & ~((1ULL << 21) - 1);
-	unsigned perm = NPT_R | NPT_X | ((*e & n->fmt->write_bit) ? NPT_W : 0);
+	unsigned perm = n->fmt->perm(*e);
 	for (int i = 0; i < ENTRIES; i++)
 		pt[i] = n->fmt->leaf(base + ((uint64_t)i << 12), 0, perm);
 	__atomic_store_n(e, n->fmt->table(pt_hpa), __ATOMIC_RELEASE);
@@ -160,9 +177,10 @@ static bool for_each_ram_pde(struct npt *n, const struct gmem *m,
 	for (int s = 0; s < m->nslots; s++) {
 		for (uint64_t off = 0; off < m->slot[s].size; off += 1ULL << 21) {
 			uint64_t gpa = m->slot[s].gpa + off;
-			uint64_t *pde = slot(n, gpa, 1);
+			uint64_t *pde = slot(n, gpa, 1, false);
 			if (!pde) {
-				/* a 1 GiB leaf would be above us: never created by npt_map */
+				/* no tables there (RAM not mapped; nothing to allocate for it here) or
+				 * a 1 GiB leaf, which npt_map never creates */
 				continue;
 			}
 			if (!fn(n, m, gpa, pde, arg))

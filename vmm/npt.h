@@ -19,6 +19,9 @@ struct gmem;
 #define NPT_X 4u
 #define NPT_RWX (NPT_R | NPT_W | NPT_X)
 
+/* Guest-physical addresses the 4-level tables can map (each level indexes 9 bits). */
+#define NPT_GPA_LIMIT (1ULL << 48)
+
 struct npt_format {
 	const char *name;
 	/* leaf entry at level (0 = 4 KiB, 1 = 2 MiB) for hpa with NPT_* permissions */
@@ -26,10 +29,11 @@ struct npt_format {
 	/* entry pointing at a lower-level table */
 	uint64_t (*table)(uint64_t hpa);
 	bool (*present)(uint64_t e);
+	/* the NPT_* permissions of a leaf entry (kept when a 2 MiB page is split) */
+	unsigned (*perm)(uint64_t e);
 	uint64_t addr_mask;  /* physical address bits of an entry */
 	uint64_t large_bit;  /* page-size bit in a level-1/2 entry */
 	uint64_t dirty_bit;  /* set by the CPU on write (leaf) */
-	uint64_t write_bit;
 };
 
 /* Page-table pages come from here (kernel: pmm + direct map; host tests: malloc). */
@@ -50,7 +54,9 @@ struct npt {
 
 /* npt_init: an empty table tree. */
 bool npt_init(struct npt *n, const struct npt_format *fmt, const struct npt_mem_ops *mem);
-/* npt_map: map [gpa, gpa+size) to [hpa, ...) with 2 MiB pages where both are aligned. */
+/* npt_map: map [gpa, gpa+size) to [hpa, ...) with 2 MiB pages where both are aligned (4 KiB
+ * pages while dirty logging); false if out of memory, if the range is beyond NPT_GPA_LIMIT,
+ * or if a 4 KiB page would go inside an existing 2 MiB one. */
 bool npt_map(struct npt *n, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 /* npt_unmap: remove mappings in [gpa, gpa+size) (whole leaves only). */
 void npt_unmap(struct npt *n, uint64_t gpa, uint64_t size);

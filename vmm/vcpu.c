@@ -159,6 +159,25 @@ static void park(struct vcpu *v)
 	spin_unlock(&vm->lock);
 }
 
+#define THROTTLE_SLICE_NS 10000000ULL
+
+/* throttle: auto-converge (migration): after each slice of running time, sleep so that the
+ * vCPU runs only (100 - pct)% of the time. */
+static void throttle(struct vcpu *v)
+{
+	int pct = v->vm->throttle_pct;
+	uint64_t now = rdtsc();
+	if (pct <= 0 || pct >= 100) {
+		v->throttle_mark = now;
+		return;
+	}
+	uint64_t ran = now - v->throttle_mark;
+	if (ran < ns_to_tsc(THROTTLE_SLICE_NS))
+		return;
+	thread_sleep_ns(tsc_to_ns(ran) * (uint64_t)pct / (uint64_t)(100 - pct));
+	v->throttle_mark = rdtsc();
+}
+
 /* vcpu_thread: see the comment at the top of this file. */
 void vcpu_thread(void *arg)
 {
@@ -193,11 +212,17 @@ void vcpu_thread(void *arg)
 			v->run_state = VCPU_RUNNING;
 		}
 		inject_events(v);
-		sched_set_timer_hint(next_deadline(v, plat));
+		uint64_t hint = next_deadline(v, plat);
+		if (v->vm->throttle_pct) { /* exits often enough to be held back on time */
+			uint64_t slice = v->throttle_mark + ns_to_tsc(THROTTLE_SLICE_NS);
+			hint = hint && hint < slice ? hint : slice;
+		}
+		sched_set_timer_hint(hint);
 		vmm->run(v, &e);
 		sched_set_timer_hint(0);
 		if (vcpu_handle_exit(v, &e) < 0)
 			break;
+		throttle(v);
 	}
 	vm_vcpu_exited(vm, v);
 }

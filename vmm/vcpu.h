@@ -155,7 +155,7 @@ struct vcpu {
 	uint64_t exits_total;
 	struct waitq wq; /* halted/paused vCPU sleeps here; lock = vm->lock */
 	uint64_t guest_deadline; /* host TSC at which the vLAPIC timer fires, 0 = none */
-	uint64_t mmio_cache_rip, mmio_cache_cr3; /* last decoded MMIO instruction */
+	uint64_t throttle_mark; /* host TSC at the end of the last throttle sleep */
 };
 
 /* Backend operations: one table per vendor (svm_ops, vmx_ops). */

@@ -208,7 +208,7 @@ static void teardown(struct vm *vm)
 }
 
 /* boot: memory, devices, then either a fresh guest image or a saved state; then threads. */
-static int boot(struct vm *vm, struct stream_in *from, const char **err)
+static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **err)
 {
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
 		*err = "VM is already running";
@@ -245,6 +245,10 @@ static int boot(struct vm *vm, struct stream_in *from, const char **err)
 			vm->vcpu[i]->tsc_offset = offset;
 		vm->run_ns = 0;
 	}
+	if (hold) {
+		vm->state = VM_INCOMING; /* complete, but runs only after vm_commit_incoming */
+		return 0;
+	}
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;
 	if (start_threads(vm, err) < 0) {
@@ -262,14 +266,37 @@ fail:
 
 int vm_start(struct vm *vm, const char **err)
 {
-	return boot(vm, NULL, err);
+	return boot(vm, NULL, false, err);
 }
 
 int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
 			 const char **err)
 {
 	vm->run_ns = uptime_ns;
-	return boot(vm, in, err);
+	return boot(vm, in, false, err);
+}
+
+int vm_load_incoming(struct vm *vm, struct stream_in *in, uint64_t uptime_ns, const char **err)
+{
+	vm->run_ns = uptime_ns;
+	return boot(vm, in, true, err);
+}
+
+int vm_commit_incoming(struct vm *vm, const char **err)
+{
+	if (vm->state != VM_INCOMING) {
+		*err = "no incoming VM state to run";
+		return -1;
+	}
+	vm->start_ns = time_ns();
+	vm->state = VM_RUNNING;
+	if (start_threads(vm, err) < 0) {
+		vm_stop(vm, err);
+		return -1;
+	}
+	klog("vm %s: running after migration (%d vCPU, %llu MiB)", vm->cfg.name, vm->nvcpus,
+	     (unsigned long long)(vm->cfg.mem_bytes >> 20));
+	return 0;
 }
 
 /* wait_threads: until every vCPU thread of the VM has left. */
@@ -291,7 +318,7 @@ static void kick_all(struct vm *vm)
 int vm_stop(struct vm *vm, const char **err)
 {
 	if (vm->state != VM_RUNNING && vm->state != VM_PAUSED && !vm->threads_alive) {
-		if (vm->state == VM_STOPPED) {
+		if (vm->state == VM_STOPPED || vm->state == VM_INCOMING) {
 			teardown(vm); /* free what a guest-initiated stop left */
 			vm->state = VM_CREATED;
 			return 0;

@@ -27,6 +27,7 @@ enum vm_state {
 	VM_RUNNING,
 	VM_PAUSED,
 	VM_STOPPED, /* guest shut down, crashed or was stopped; memory kept until start/destroy */
+	VM_INCOMING, /* migration destination: state loaded, waits for the source's commit */
 };
 
 struct vm_config {
@@ -77,6 +78,8 @@ struct vm {
 	uint64_t start_ns;    /* when last started */
 	uint64_t run_ns;      /* accumulated running time before start_ns */
 	volatile bool stop_requested, pause_requested;
+	volatile int throttle_pct; /* auto-converge: share of time the vCPUs are held back */
+	volatile bool migrating;   /* an outgoing migration owns the VM's lifecycle */
 	int vcpus_parked; /* vCPU threads waiting while paused */
 	struct waitq state_wq; /* parked/exited vCPU threads report here */
 	int threads_alive;
@@ -100,6 +103,10 @@ int vm_start(struct vm *vm, const char **err);
 struct stream_in;
 int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
 			 const char **err);
+/* vm_load_incoming / vm_commit_incoming: migration destination: load the state without
+ * running it; run it once the source has released it. vm_stop discards it. */
+int vm_load_incoming(struct vm *vm, struct stream_in *in, uint64_t uptime_ns, const char **err);
+int vm_commit_incoming(struct vm *vm, const char **err);
 /* vm_stop: stop all vCPUs and free guest memory (the configuration stays). */
 int vm_stop(struct vm *vm, const char **err);
 int vm_pause(struct vm *vm, const char **err);

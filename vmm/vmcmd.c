@@ -20,7 +20,7 @@
 #define MIN_MEM (16ULL << 20)
 #define CTRL_RIGHT_BRACKET 0x1d
 
-static const char *const g_state_names[] = {"created", "running", "paused", "stopped"};
+static const char *const g_state_names[] = {"created", "running", "paused", "stopped", "incoming"};
 
 /* vm_config_set: one key of a VM configuration (console `vm create` and tern.conf share it). */
 const char *vm_config_set(struct vm_config *c, const char *key, const char *value)
@@ -149,6 +149,8 @@ static int lifecycle(int argc, char **argv, const char *usage,
 	struct vm *vm = lookup(argc, argv, usage);
 	if (!vm)
 		return 1;
+	if (vm->migrating)
+		return shell_error("%s is being migrated (see `migrate status`)", argv[1]);
 	const char *err = NULL;
 	if (op(vm, &err) < 0)
 		return shell_error("%s: %s", argv[1], err ? err : "failed");

@@ -606,15 +606,21 @@ static bool amd_present(uint64_t e)
 	return e & NPT_P;
 }
 
+/* amd_perm: NPT_* permissions of a leaf (reads are always allowed when present). */
+static unsigned amd_perm(uint64_t e)
+{
+	return NPT_R | ((e & NPT_RW) ? NPT_W : 0) | ((e & NPT_NX) ? 0 : NPT_X);
+}
+
 static const struct npt_format amd_npt = {
 	.name = "NPT",
 	.leaf = amd_leaf,
 	.table = amd_table,
 	.present = amd_present,
+	.perm = amd_perm,
 	.addr_mask = 0x000ffffffffff000ULL,
 	.large_bit = NPT_PS,
 	.dirty_bit = NPT_D,
-	.write_bit = NPT_RW,
 };
 
 const struct vmm_backend svm_backend = {
