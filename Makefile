@@ -8,7 +8,7 @@ B       := build
 PYTHON  := /usr/bin/python3
 
 # ---- kernel (freestanding, linked at KERNEL_VBASE by linker.ld) ---------------------------
-KDIRS   := kernel drivers vmm vmm/svm vmm/vmx vmm/dev net migrate ha
+KDIRS   := kernel drivers vmm vmm/svm vmm/vmx vmm/dev net net/host migrate ha
 KSRC_C  := $(foreach d,$(KDIRS),$(wildcard $(d)/*.c))
 KSRC_S  := $(foreach d,$(KDIRS),$(wildcard $(d)/*.asm))
 KOBJ    := $(KSRC_C:%.c=$(B)/k/%.o) $(KSRC_S:%.asm=$(B)/k/%.asm.o)

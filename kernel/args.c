@@ -177,3 +177,44 @@ void format_size(uint64_t bytes, char *buf, size_t cap)
 	else
 		fmt_snprintf(buf, cap, "%llu%c", (unsigned long long)whole, units[u]);
 }
+
+/* parse_ipv4: four decimal parts 0-255, no leading junk, no missing parts. */
+bool parse_ipv4(const char *s, uint32_t *ip)
+{
+	uint32_t v = 0;
+	for (int part = 0; part < 4; part++) {
+		unsigned n = 0, digits = 0;
+		while (*s >= '0' && *s <= '9') {
+			n = n * 10 + (unsigned)(*s++ - '0');
+			if (++digits > 3 || n > 255)
+				return false;
+		}
+		if (!digits || (part < 3 && *s++ != '.'))
+			return false;
+		v = (v << 8) | n;
+	}
+	if (*s)
+		return false;
+	*ip = v;
+	return true;
+}
+
+bool parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix)
+{
+	char buf[20];
+	const char *slash = strchr(s, '/');
+	uint64_t p;
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = 0;
+	if (!parse_ipv4(buf, ip) || !parse_u64(slash + 1, &p) || p > 32)
+		return false;
+	*prefix = (unsigned)p;
+	return true;
+}
+
+void format_ipv4(uint32_t ip, char *buf, size_t cap)
+{
+	fmt_snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}

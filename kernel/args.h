@@ -22,6 +22,12 @@ bool parse_bool(const char *s, bool *v);
 const char *kv_match(const char *arg, const char *key);
 /* name_valid: 1-31 characters from [A-Za-z0-9_.-], starting alphanumeric. */
 bool name_valid(const char *s);
+/* parse_ipv4: dotted quad "a.b.c.d" into host byte order. */
+bool parse_ipv4(const char *s, uint32_t *ip);
+/* parse_ipv4_prefix: "a.b.c.d/n" (n 0-32); a missing "/n" is refused. */
+bool parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix);
+/* format_ipv4: "a.b.c.d" into buf (16 bytes suffice). */
+void format_ipv4(uint32_t ip, char *buf, size_t cap);
 /* format_size: "512K", "1.5G" style rendering of a byte count into buf. */
 void format_size(uint64_t bytes, char *buf, size_t cap);
 

@@ -26,6 +26,7 @@
 #include "kernel/random.h"
 #include "vmm/hvdetect.h"
 #include "vmm/vmm.h"
+#include "net/host/netd.h"
 #include "vmm/vmcmd.h"
 
 uint64_t kernel_phys_base;
@@ -37,6 +38,7 @@ static void init_main(void *arg)
 	(void)arg;
 	vmm_init();
 	config_load();
+	netd_start();
 	vm_autostart();
 	uint64_t ms = tsc_to_ns(rdtsc() - g_boot_tsc) / 1000000;
 	klog("boot: ready %llu ms after the loader started", (unsigned long long)ms);

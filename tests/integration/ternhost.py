@@ -54,14 +54,16 @@ class TernHost:
     """One Tern host in QEMU; see the module docstring."""
 
     def __init__(self, name="tern", image=IMAGE, smp=2, mem=512, cpu="EPYC-Rome",
-                 nics=(), extra_args=(), boot_timeout=120, logdir=None):
+                 nics=(), extra_args=(), boot_timeout=120, logdir=None, netns=None,
+                 nic_model="virtio-net-pci"):
         self.name = name
         self.image = image
         self.smp = smp
         self.mem = mem
         self.cpu = cpu
         self.nics = list(nics)  # e.g. ["socket,listen=127.0.0.1:5555"], model via nic_model
-        self.nic_model = "virtio-net-pci"
+        self.nic_model = nic_model
+        self.netns = netns  # a NetNS: QEMU runs inside it (for tap NICs)
         self.extra_args = list(extra_args)
         self.boot_timeout = boot_timeout
         self.dir = tempfile.mkdtemp(prefix=f"tern-{name}-")
@@ -108,7 +110,10 @@ class TernHost:
         """Start QEMU and attach to its serial console (QEMU waits for us before running)."""
         self.started_at = time.monotonic()
         self.stderr = open(os.path.join(self.dir, "qemu.stderr"), "w")
-        self.proc = subprocess.Popen(self.qemu_command(), stdin=subprocess.DEVNULL,
+        cmd = self.qemu_command()
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns.name] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.stderr, stderr=self.stderr)
         path = os.path.join(self.dir, "serial.sock")
         deadline = time.monotonic() + 20

@@ -1,0 +1,12 @@
+/* tern.conf network keys (`ip`, `ip.ethN`, `gateway`, `services`) and applying them. */
+#ifndef TERN_NETCONF_H
+#define TERN_NETCONF_H
+
+#include "kernel/compiler.h"
+
+/* netconf_apply: give the interfaces the addresses tern.conf asked for (after NICs attach). */
+void netconf_apply(void);
+/* netconf_set_addr: address an interface now (console `ip addr`); error text or NULL. */
+const char *netconf_set_addr(int ifindex, uint32_t ip, unsigned prefix, uint32_t gw);
+
+#endif

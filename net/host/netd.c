@@ -1,0 +1,156 @@
+/* The host network daemon; see netd.h. */
+#include "net/host/netd.h"
+#include "drivers/nic.h"
+#include "kernel/heap.h"
+#include "kernel/log.h"
+#include "kernel/percpu.h"
+#include "kernel/random.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "net/host/netconf.h"
+
+#define RX_BUDGET    64
+#define POLL_IDLE_US 500 /* polled NICs are checked at least this often */
+
+struct netd netd = {.lock = SPINLOCK_INIT("netd")};
+
+uint64_t netd_now_us(void)
+{
+	return time_ns() / 1000;
+}
+
+bool netd_ready(void)
+{
+	return netd.stack != NULL;
+}
+
+/* kick: wake the daemon (netd.lock held or not: waitq_wake_all needs it held). */
+void netd_kick(void)
+{
+	spin_lock(&netd.lock);
+	netd.work = true;
+	waitq_wake_all(&netd.wq);
+	spin_unlock(&netd.lock);
+}
+
+static void nic_kick_cb(void *owner)
+{
+	(void)owner;
+	netd_kick();
+}
+
+/* nif_send: the stack transmits through the NIC behind the interface. */
+static int nif_send(struct netif *nif, const struct net_iov *iov, unsigned n, size_t len)
+{
+	struct nic *nic = nif->priv;
+	return nic->ops->send(nic, iov, n, len) == 0 ? 0 : NET_EAGAIN;
+}
+
+static const struct netif_ops g_nif_ops = {nif_send};
+
+/* nic_rx_cb: a frame from a NIC, handed to the stack (netd.lock is held by the poller). */
+static void nic_rx_cb(void *owner, const void *frame, size_t len)
+{
+	net_rx(owner, frame, len, netd_now_us());
+}
+
+static void *net_alloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	return kmalloc(size);
+}
+
+static void net_free(void *ctx, void *p)
+{
+	(void)ctx;
+	kfree(p);
+}
+
+static const struct net_alloc_ops g_mem = {net_alloc, net_free, NULL};
+
+/* poll_all: one round over every NIC's receive ring and the stack's timers. */
+static int poll_all(uint64_t now)
+{
+	int work = 0;
+	for (int i = 0; i < netd.nifs; i++) {
+		struct nic *n = netd.nic[i];
+		work += n->ops->poll_rx(n, RX_BUDGET);
+		bool up = n->ops->link(n);
+		if (up != netd.link[i]) {
+			netd.link[i] = up;
+			net_if_set_link(&netd.nif[i], up, now);
+			klog("net: %s link %s", netd.nif[i].name, up ? "up" : "down");
+		}
+	}
+	net_poll(netd.stack, now);
+	return work;
+}
+
+/* netd_main: poll, then sleep until a NIC interrupt, a timer, or the polling interval. */
+static void netd_main(void *arg)
+{
+	(void)arg;
+	bool polled = false;
+	for (int i = 0; i < netd.nifs; i++)
+		polled |= !netd.nic[i]->has_irq;
+	spin_lock(&netd.lock);
+	for (;;) {
+		netd.work = false;
+		uint64_t now = netd_now_us();
+		int work = poll_all(now);
+		if (work) {
+			spin_unlock(&netd.lock);
+			thread_yield();
+			spin_lock(&netd.lock);
+			continue;
+		}
+		uint64_t next = net_next_deadline(netd.stack);
+		if (polled && (next == UINT64_MAX || next > now + POLL_IDLE_US))
+			next = now + POLL_IDLE_US;
+		uint64_t deadline = 0;
+		if (next != UINT64_MAX)
+			deadline = rdtsc() + ns_to_tsc((next > now ? next - now : 0) * 1000);
+		if (!netd.work)
+			waitq_wait(&netd.wq, &netd.lock, deadline);
+	}
+}
+
+/* attach: one stack interface per NIC. */
+static void attach(struct nic *n)
+{
+	if (netd.nifs >= NETD_MAX_IFS)
+		return;
+	int i = netd.nifs++;
+	struct netif *nif = &netd.nif[i];
+	memset(nif, 0, sizeof(*nif));
+	nif->ops = &g_nif_ops;
+	nif->priv = n;
+	memcpy(nif->name, n->name, sizeof(nif->name));
+	memcpy(nif->mac, n->mac, 6);
+	nif->mtu = 1500;
+	netd.nic[i] = n;
+	n->rx = nic_rx_cb;
+	n->kick = nic_kick_cb;
+	n->owner = nif;
+	net_if_add(netd.stack, nif);
+}
+
+void netd_start(void)
+{
+	nic_probe_all();
+	struct net_config cfg;
+	net_config_default(&cfg);
+	random_bytes(cfg.secret, sizeof(cfg.secret));
+	netd.stack = net_create(&g_mem, &cfg);
+	if (!netd.stack) {
+		klog("net: cannot create the TCP/IP stack");
+		return;
+	}
+	for (int i = 0; i < nic_count(); i++)
+		attach(nic_get(i));
+	netconf_apply();
+	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
+	netd.thread = thread_create("net", netd_main, NULL, cpu);
+	if (netd.nifs == 0)
+		klog("net: no network interface found");
+}

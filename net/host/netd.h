@@ -1,0 +1,41 @@
+/*
+ * The host's network daemon: one TCP/IP stack (net/) for Tern itself, fed by the NIC drivers
+ * (drivers/nic.h) from one kernel thread. Everything that touches the stack holds netd.lock;
+ * stack callbacks run under it and must not sleep. Blocking users (sockets, commands) wait on
+ * a waitq with that lock (kernel/sched.h condition-variable style).
+ */
+#ifndef TERN_NETD_H
+#define TERN_NETD_H
+
+#include "kernel/sched.h"
+#include "kernel/spinlock.h"
+#include "net/net.h"
+
+#define NETD_MAX_IFS 8
+
+struct nic;
+
+struct netd {
+	struct spinlock lock;
+	struct net_stack *stack;
+	struct thread *thread;
+	struct waitq wq; /* the daemon sleeps here */
+	volatile bool work;
+	int nifs;
+	struct netif nif[NETD_MAX_IFS];
+	struct nic *nic[NETD_MAX_IFS];
+	bool link[NETD_MAX_IFS];
+};
+
+extern struct netd netd;
+
+/* netd_start: create the stack, attach every NIC, apply tern.conf addresses, run the thread. */
+void netd_start(void);
+/* netd_now_us: the stack's clock. */
+uint64_t netd_now_us(void);
+/* netd_kick: the daemon has work (a NIC interrupt, a new deadline); any context. */
+void netd_kick(void);
+/* netd_ready: a stack exists. */
+bool netd_ready(void);
+
+#endif
