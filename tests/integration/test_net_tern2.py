@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from ternhost import TernHost, start_hosts, stop_hosts
+from ternhost import TernHost, image_with_conf, start_hosts, stop_hosts
 
 
 def free_port():
@@ -16,17 +16,33 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def pair():
+def pair(tmp_path_factory):
     port = free_port()
+    # b takes its address and services from tern.conf
+    conf = "node = cable-b\nip = 169.254.78.2/24\nservices = echo,discard\n"
+    img = image_with_conf(conf, str(tmp_path_factory.mktemp("b")),
+                          images_dir=str(tmp_path_factory.mktemp("noimages")))
     a = TernHost("cable-a", smp=2, mem=512, nics=[f"socket,listen=127.0.0.1:{port}"])
-    b = TernHost("cable-b", smp=2, mem=512, nics=[f"socket,connect=127.0.0.1:{port}"])
+    b = TernHost("cable-b", image=img, smp=2, mem=512,
+                 nics=[f"socket,connect=127.0.0.1:{port}"])
     a.start()
     start_hosts([b])
     a.boot()
     a.cmd("ip addr 169.254.78.1/24")
-    b.cmd("ip addr 169.254.78.2/24")
     yield a, b
     stop_hosts([a, b])
+
+
+def test_address_from_tern_conf(pair):
+    a, b = pair
+    assert "inet 169.254.78.2/24" in b.cmd("ip")
+    assert "net: eth0: 169.254.78.2/24" in b.boot_output
+
+
+def test_services_switch(pair):
+    a, b = pair
+    out = a.cmd("tcp recv 169.254.78.2 19", timeout=60)  # chargen is off on b
+    assert "error: connect to 169.254.78.2:19: " in out, out
 
 
 def test_ping_both_ways(pair):
