@@ -20,6 +20,7 @@ bool npt_init(struct npt *n, const struct npt_format *fmt, const struct npt_mem_
 	n->logging = false;
 	n->table_pages = 0;
 	spin_init(&n->lock, "npt");
+	n->root = 0; /* npt_destroy has nothing to free if the allocation fails */
 	if (!mem->alloc(&n->root))
 		return false;
 	n->table_pages = 1;
@@ -179,8 +180,8 @@ static bool for_each_ram_pde(struct npt *n, const struct gmem *m,
 			uint64_t gpa = m->slot[s].gpa + off;
 			uint64_t *pde = slot(n, gpa, 1, false);
 			if (!pde) {
-				/* no tables there (RAM not mapped; nothing to allocate for it here) or
-				 * a 1 GiB leaf, which npt_map never creates */
+				/* no tables there (RAM not mapped: nothing to allocate for it) or a
+				 * 1 GiB leaf, which npt_map never creates */
 				continue;
 			}
 			if (!fn(n, m, gpa, pde, arg))

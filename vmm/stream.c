@@ -4,6 +4,10 @@
 #include "kernel/string.h"
 #include "migrate/blake2s.h"
 
+/* The END record's header is not covered by the hash it carries, so its version is fixed and
+ * checked: no byte of a hashed stream can change unnoticed. */
+#define END_VERSION 1
+
 /* emit: raw bytes to the sink, hashed. */
 static void emit(struct stream_out *s, const void *buf, size_t len)
 {
@@ -107,7 +111,7 @@ int stream_finish(struct stream_out *s)
 	}
 	uint8_t h[REC_HDR_SIZE];
 	le16_store(h, REC_END);
-	le16_store(h + 2, 1);
+	le16_store(h + 2, END_VERSION);
 	le32_store(h + 4, (uint32_t)n);
 	emit(s, h, sizeof(h));
 	emit(s, digest, n);
@@ -177,6 +181,10 @@ bool stream_next(struct stream_in *s, uint16_t *type, uint16_t *version, uint32_
 	}
 	if (*type == REC_END) {
 		uint8_t want[32];
+		if (*version != END_VERSION) {
+			s->error = "bad end record";
+			return false;
+		}
 		if (!s->hash) {
 			if (*len != 0)
 				s->error = "unexpected hash in the end record";

@@ -1,0 +1,1 @@
+fuzz_linux_header_SRCS := vmm/linux_boot.c

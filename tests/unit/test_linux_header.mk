@@ -1,0 +1,1 @@
+test_linux_header_SRCS := vmm/linux_boot.c
