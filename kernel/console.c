@@ -3,6 +3,7 @@
 #include "drivers/uart.h"
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
+#include "kernel/string.h"
 #include "kernel/time.h"
 
 #define RX_RING 1024
@@ -37,9 +38,42 @@ static void put_raw(const char *s, size_t n)
 	}
 }
 
+/* capture_write: append to the current thread's capture buffer, if it has one. */
+static bool capture_write(const char *s, size_t n)
+{
+	struct thread *t = g_emergency ? NULL : current_or_null();
+	struct console_capture *c = t ? t->capture : NULL;
+	if (!c)
+		return false;
+	size_t room = c->cap - c->len;
+	if (n > room) {
+		n = room;
+		c->truncated = true;
+	}
+	memcpy(c->buf + c->len, s, n);
+	c->len += n;
+	return true;
+}
+
+void console_capture_begin(struct console_capture *c, char *buf, size_t cap)
+{
+	c->buf = buf;
+	c->cap = cap;
+	c->len = 0;
+	c->truncated = false;
+	current()->capture = c;
+}
+
+void console_capture_end(void)
+{
+	current()->capture = NULL;
+}
+
 /* console_write: serialised output (lock-free once a panic started). */
 void console_write(const char *s, size_t n)
 {
+	if (capture_write(s, n))
+		return;
 	if (g_emergency) {
 		put_raw(s, n);
 		return;

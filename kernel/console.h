@@ -15,6 +15,15 @@ void console_write(const char *s, size_t n);
 void console_puts(const char *s);
 /* console_write_text: untrusted text with control characters replaced by '?'. */
 void console_write_text(const char *s, size_t n);
+/* Console output of one thread collected in a buffer instead of printed (remote commands). */
+struct console_capture {
+	char *buf;
+	size_t len, cap;
+	bool truncated;
+};
+/* console_capture_begin / end: redirect the current thread's console output. */
+void console_capture_begin(struct console_capture *c, char *buf, size_t cap);
+void console_capture_end(void);
 /* console_getc: next input byte; sleeps until one arrives. */
 int console_getc(void);
 /* console_getc_timeout: next input byte or -1 after timeout_ms. */

@@ -27,6 +27,7 @@
 #include "vmm/hvdetect.h"
 #include "vmm/vmm.h"
 #include "net/host/netd.h"
+#include "migrate/server.h"
 #include "vmm/vmcmd.h"
 
 uint64_t kernel_phys_base;
@@ -39,6 +40,7 @@ static void init_main(void *arg)
 	vmm_init();
 	config_load();
 	netd_start();
+	peer_service_start();
 	vm_autostart();
 	uint64_t ms = tsc_to_ns(rdtsc() - g_boot_tsc) / 1000000;
 	klog("boot: ready %llu ms after the loader started", (unsigned long long)ms);

@@ -19,6 +19,12 @@ static struct spinlock g_all_lock = SPINLOCK_INIT("threads");
 static struct thread *g_all;
 static int g_next_id;
 
+/* current_or_null: the running thread, or NULL before the scheduler is set up. */
+struct thread *current_or_null(void)
+{
+	return this_cpu()->current;
+}
+
 /* current: the thread this CPU runs. */
 struct thread *current(void)
 {

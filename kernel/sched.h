@@ -18,6 +18,8 @@ enum thread_state { T_RUNNABLE, T_RUNNING, T_BLOCKED, T_DEAD };
 #define THREAD_NAME_MAX	  24
 #define THREAD_STACK_SIZE (32 * 1024)
 
+struct console_capture;
+
 struct thread {
 	uint64_t rsp; /* saved stack pointer while switched out; must stay first */
 	struct thread *next;	     /* run queue link */
@@ -35,6 +37,7 @@ struct thread {
 	uint64_t run_tsc, switched_in; /* accumulated run time */
 	void *fpu;		       /* XSAVE area for threads that run guest code, else NULL */
 	void *priv;		       /* owner data (e.g. the vCPU a thread runs) */
+	struct console_capture *capture; /* console output of this thread goes here if set */
 };
 
 /* sched_init_cpu: turn the current execution context into this CPU's idle thread. */
@@ -57,6 +60,8 @@ void thread_yield(void);
 void thread_sleep_ns(uint64_t ns);
 /* current: the running thread. */
 struct thread *current(void);
+/* current_or_null: as current(), NULL early in boot. */
+struct thread *current_or_null(void);
 
 /* A wait queue: a condition variable. Callers hold `lock` around the condition test. */
 struct wait_entry {

@@ -249,18 +249,28 @@ int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint
 	return s->err;
 }
 
-int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
+void state_save_begin(struct vm *vm, struct stream_out *s)
 {
-	uint64_t now = rdtsc();
 	stream_header(s);
 	stream_begin(s, REC_VM, 1);
 	stream_u64(s, 1, vm->cfg.mem_bytes);
 	stream_u64(s, 2, (uint64_t)vm->nvcpus);
 	stream_field(s, 3, vm->cfg.name, (uint16_t)strlen(vm->cfg.name));
 	stream_end_record(s);
+}
+
+void state_save_machine(struct vm *vm, struct stream_out *s)
+{
+	uint64_t now = rdtsc();
 	for (int i = 0; i < vm->nvcpus; i++)
 		save_vcpu(s, vm->vcpu[i], now);
 	save_devices(s, vm, now);
+}
+
+int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
+{
+	state_save_begin(vm, s);
+	state_save_machine(vm, s);
 	for (uint64_t p = 0; with_ram && p < vm->mem.npages && !s->err; p += STATE_RAM_RUN)
 		state_save_ram_run(s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p));
 	return s->err;

@@ -13,6 +13,10 @@ struct stream_in;
 /* state_save: header, VM, vCPUs, devices and (if with_ram) all of RAM; no END record.
  * The VM must be quiesced. Returns 0 or -1 if the sink failed. */
 int state_save(struct vm *vm, struct stream_out *s, bool with_ram);
+/* state_save_begin: header and VM record (the start of every stream). */
+void state_save_begin(struct vm *vm, struct stream_out *s);
+/* state_save_machine: every vCPU, LAPIC, FPU area and device (the VM must be quiesced). */
+void state_save_machine(struct vm *vm, struct stream_out *s);
 /* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512. */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count);
 /* state_load: read a whole stream into a VM whose memory and vCPUs exist but do not run. */

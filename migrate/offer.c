@@ -1,0 +1,82 @@
+/* Migration offers; see offer.h. Every field from the wire is checked before use. */
+#include "migrate/offer.h"
+#include "kernel/args.h"
+#include "kernel/string.h"
+#include "vmm/stream.h"
+#include "vmm/vm.h"
+
+enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME };
+
+static int null_write(void *ctx, const void *b, size_t n)
+{
+	(void)ctx, (void)b, (void)n;
+	return 0;
+}
+
+size_t offer_build(struct vm *vm, uint8_t *buf, size_t cap)
+{
+	struct stream_out s;
+	stream_out_init(&s, null_write, NULL, buf, cap, NULL);
+	stream_begin(&s, 0, 1);
+	struct vm_config *c = &vm->cfg;
+	stream_field(&s, F_NAME, c->name, (uint16_t)strlen(c->name));
+	stream_u64(&s, F_MEM, c->mem_bytes);
+	stream_u64(&s, F_VCPUS, (uint64_t)c->vcpus);
+	stream_field(&s, F_KERNEL, c->kernel, (uint16_t)strlen(c->kernel));
+	stream_field(&s, F_INITRD, c->initrd, (uint16_t)strlen(c->initrd));
+	stream_field(&s, F_CMDLINE, c->cmdline, (uint16_t)strlen(c->cmdline));
+	stream_u64(&s, F_UPTIME, vm_uptime_ns(vm));
+	return s.err ? 0 : s.rec_len;
+}
+
+/* copy_str: a string field into dst (cap bytes incl. the terminator), printable only. */
+static bool copy_str(char *dst, size_t cap, const uint8_t *v, uint16_t len)
+{
+	if (len >= cap)
+		return false;
+	for (uint16_t i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e)
+			return false;
+	memcpy(dst, v, len);
+	dst[len] = 0;
+	return true;
+}
+
+const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uint64_t *uptime)
+{
+	struct field_iter it;
+	uint16_t id, fl;
+	const uint8_t *v;
+	uint64_t n;
+	memset(c, 0, sizeof(*c));
+	*uptime = 0;
+	field_iter_init(&it, buf, len);
+	while (field_next(&it, &id, &v, &fl)) {
+		bool ok = true;
+		switch (id) {
+		case F_NAME: ok = copy_str(c->name, sizeof(c->name), v, fl); break;
+		case F_KERNEL: ok = copy_str(c->kernel, sizeof(c->kernel), v, fl); break;
+		case F_INITRD: ok = copy_str(c->initrd, sizeof(c->initrd), v, fl); break;
+		case F_CMDLINE: ok = copy_str(c->cmdline, sizeof(c->cmdline), v, fl); break;
+		case F_MEM: ok = field_u64(v, fl, &c->mem_bytes); break;
+		case F_VCPUS:
+			ok = field_u64(v, fl, &n) && n >= 1 && n <= VM_MAX_VCPUS;
+			c->vcpus = (int)n;
+			break;
+		case F_UPTIME: ok = field_u64(v, fl, uptime); break;
+		default: break; /* newer fields: ignored */
+		}
+		if (!ok)
+			return "malformed offer";
+	}
+	if (it.bad)
+		return "malformed offer";
+	if (!name_valid(c->name))
+		return "offer has a bad VM name";
+	if (c->mem_bytes < (16ULL << 20) || !IS_ALIGNED(c->mem_bytes, 2ULL << 20) ||
+	    c->mem_bytes > (1ULL << 40))
+		return "offer has a bad memory size";
+	if (c->vcpus < 1)
+		return "offer has a bad vCPU count";
+	return NULL;
+}

@@ -1,0 +1,424 @@
+/* The sending side of a live migration; see migration.h. */
+#include "migrate/migration.h"
+#include "kernel/bitmap.h"
+#include "kernel/config.h"
+#include "kernel/fmt.h"
+#include "kernel/fmt.h"
+#include "kernel/heap.h"
+#include "kernel/log.h"
+#include "kernel/percpu.h"
+#include "kernel/pmm.h"
+#include "migrate/crypto_util.h"
+#include "kernel/random.h"
+#include "kernel/sched.h"
+#include "kernel/spinlock.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "migrate/offer.h"
+#include "migrate/peers.h"
+#include "net/host/ksock.h"
+#include "vmm/dirty.h"
+#include "vmm/state.h"
+#include "vmm/stream.h"
+#include "vmm/vm.h"
+
+#define OUT_CHUNK     (256u * 1024) /* stream bytes per channel message */
+#define IO_TIMEOUT_MS 30000
+#define COMMIT_TIMEOUT_MS 15000
+
+static struct migration g_mig[MIG_MAX];
+static struct spinlock g_lock = SPINLOCK_INIT("migrations");
+
+static const char *const g_phase[] = {"connecting", "pre-copy",	 "stop-and-copy", "committing",
+				      "done",	    "failed",	 "in doubt",	  "incoming"};
+
+const char *migrate_phase_name(int p)
+{
+	return p >= 0 && p <= MIG_INCOMING ? g_phase[p] : "?";
+}
+
+struct migration *migrate_get(int i)
+{
+	return i >= 0 && i < MIG_MAX && g_mig[i].used ? &g_mig[i] : NULL;
+}
+
+/* migrate_slot: a fresh entry (the oldest finished one is reused); NULL if all are busy. */
+struct migration *migrate_slot(const char *vm_name, bool incoming)
+{
+	struct migration *m = NULL;
+	spin_lock(&g_lock);
+	for (int i = 0; i < MIG_MAX && !m; i++) {
+		bool active = g_mig[i].used && g_mig[i].phase != MIG_DONE &&
+			      g_mig[i].phase != MIG_FAILED;
+		if (active && !strcmp(g_mig[i].vm_name, vm_name)) {
+			spin_unlock(&g_lock);
+			return NULL; /* that VM is already migrating */
+		}
+	}
+	for (int i = 0; i < MIG_MAX && !m; i++)
+		if (!g_mig[i].used || g_mig[i].phase == MIG_DONE || g_mig[i].phase == MIG_FAILED)
+			m = &g_mig[i];
+	if (m) {
+		memset(m, 0, sizeof(*m));
+		m->used = true;
+		m->incoming = incoming;
+		tern_strlcpy(m->vm_name, vm_name, sizeof(m->vm_name));
+		m->t_start = time_ns();
+	}
+	spin_unlock(&g_lock);
+	return m;
+}
+
+void migrate_release(struct migration *m)
+{
+	(void)m; /* entries stay for `migrate status` until reused */
+}
+
+/* Stream output buffered into channel messages. */
+struct mig_out {
+	struct chan *ch;
+	struct migration *m;
+	uint8_t *buf;
+	size_t len;
+	uint64_t window_start, window_bytes; /* for the bandwidth limit */
+};
+
+/* flush: send the buffered stream bytes as one message, pacing to the bandwidth limit. */
+static int flush(struct mig_out *o)
+{
+	if (!o->len)
+		return 0;
+	if (o->m->cancel)
+		return -1;
+	if (chan_send1(o->ch, MSG_STREAM, o->buf, o->len) < 0)
+		return -1;
+	o->m->bytes_sent = o->ch->bytes_sent;
+	o->window_bytes += o->len;
+	o->len = 0;
+	if (o->m->bandwidth) {
+		uint64_t el = time_ns() - o->window_start;
+		uint64_t want = o->window_bytes * 1000000000ULL / o->m->bandwidth;
+		if (want > el)
+			thread_sleep_ns(want - el);
+	}
+	return 0;
+}
+
+/* out_write: stream_out sink. */
+static int out_write(void *ctx, const void *buf, size_t len)
+{
+	struct mig_out *o = ctx;
+	const uint8_t *p = buf;
+	while (len) {
+		size_t n = MIN(len, OUT_CHUNK - o->len);
+		memcpy(o->buf + o->len, p, n);
+		o->len += n;
+		p += n;
+		len -= n;
+		if (o->len == OUT_CHUNK && flush(o) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* send_pages: every page set in bm as RAM records (runs of consecutive pages). */
+static int send_pages(struct stream_out *s, struct vm *vm, const uint64_t *bm, struct migration *m)
+{
+	uint64_t n = vm->mem.npages;
+	for (uint64_t p = bitmap_next_set(bm, n, 0); p < n;) {
+		uint64_t q = p;
+		while (q + 1 < n && q + 1 - p < STATE_RAM_RUN && bitmap_test(bm, q + 1))
+			q++;
+		if (state_save_ram_run(s, vm, p, (uint32_t)(q - p + 1)) < 0)
+			return -1;
+		m->pages_sent += q - p + 1;
+		p = bitmap_next_set(bm, n, q + 1);
+	}
+	return s->err;
+}
+
+/* progress: one console line per round. */
+static void progress(struct migration *m)
+{
+	kprintf("migrate %s: round %d, %llu/%llu MiB sent, dirty %llu MiB/s, throughput %llu MiB/s, "
+		"estimated downtime %llu ms%s",
+		m->vm_name, m->round, (unsigned long long)(m->bytes_sent >> 20),
+		(unsigned long long)(m->ram_bytes >> 20), (unsigned long long)(m->dirty_rate >> 20),
+		(unsigned long long)(m->throughput >> 20), (unsigned long long)m->est_downtime_ms,
+		m->throttle ? "" : "\n");
+	if (m->throttle)
+		kprintf(", vCPUs throttled %d%%\n", m->throttle);
+}
+
+/* precopy: round 0 = all of RAM, then dirty rounds until the rest fits the downtime. */
+static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struct migration *m,
+		   uint64_t *bm)
+{
+	size_t words = BITMAP_WORDS(vm->mem.npages);
+	uint64_t last_dirty = ~0ULL;
+	int stalls = 0;
+	memset(bm, 0xff, words * 8);
+	for (uint64_t p = vm->mem.npages; p < words * 64; p++)
+		bitmap_clear(bm, p);
+	for (m->round = 0;; m->round++) {
+		uint64_t t0 = time_ns(), b0 = m->bytes_sent;
+		o->window_start = t0, o->window_bytes = 0;
+		if (send_pages(s, vm, bm, m) < 0 || flush(o) < 0)
+			return -1;
+		uint64_t dt = MAX(time_ns() - t0, 1000000ULL);
+		m->throughput = (m->bytes_sent - b0) * 1000000000ULL / dt;
+		if (m->round <= MIG_MAX_ROUNDS)
+			m->rounds_bytes[m->round] = m->bytes_sent - b0;
+		memset(bm, 0, words * 8);
+		uint64_t dirty = vm_dirty_fetch(vm, bm);
+		uint64_t dirty_bytes = bitmap_count(bm, vm->mem.npages) * 4096;
+		m->dirty_rate = dirty_bytes * 1000000000ULL / dt;
+		uint64_t bw = MAX(m->throughput, 1ULL << 20);
+		m->est_downtime_ms = dirty_bytes * 1000 / bw;
+		(void)dirty;
+		/* auto-converge: hold the vCPUs back while they dirty faster than we send */
+		if (m->round >= 2 && m->dirty_rate > m->throughput / 2 && m->throttle < 90) {
+			m->throttle = MIN(m->throttle + 20, 90);
+			vm->throttle_pct = m->throttle;
+		}
+		progress(m);
+		if (m->est_downtime_ms <= m->downtime_limit_ms || m->round + 1 >= MIG_MAX_ROUNDS)
+			return 0;
+		stalls = dirty_bytes >= last_dirty ? stalls + 1 : 0;
+		if (stalls >= 4 && m->throttle >= 90)
+			return 0; /* not shrinking even at full throttle: stop and copy */
+		last_dirty = dirty_bytes;
+	}
+}
+
+/* expect: wait for one control message of type; false (with m->error) otherwise. */
+static bool expect(struct chan *ch, struct migration *m, uint8_t want, const char *what)
+{
+	uint8_t type;
+	const uint8_t *d;
+	size_t n;
+	if (chan_recv(ch, &type, &d, &n) < 0) {
+		fmt_snprintf(m->error, sizeof(m->error), "%s: %s", what, ch->error);
+		return false;
+	}
+	if (type == MSG_ERROR) {
+		fmt_snprintf(m->error, sizeof(m->error), "destination refused: %.*s", (int)MIN(n, 100UL),
+			     (const char *)d);
+		return false;
+	}
+	if (type != want) {
+		fmt_snprintf(m->error, sizeof(m->error), "%s: unexpected message %u", what, type);
+		return false;
+	}
+	return true;
+}
+
+/* connect_peer: TCP connection and channel handshake. */
+static struct ksock *connect_peer(struct migration *m, struct chan *ch, uint8_t *chbuf)
+{
+	uint8_t key[KEYS_CLUSTER_KEY_SIZE], nonce[KEYS_NONCE_SIZE];
+	int err = 0;
+	if (!peers_key(key)) {
+		tern_strlcpy(m->error, "no cluster_key in tern.conf", sizeof(m->error));
+		return NULL;
+	}
+	struct ksock *k = ksock_connect(m->ip, peers_port(), 5000, &err);
+	if (!k) {
+		fmt_snprintf(m->error, sizeof(m->error), "cannot connect to %s: %s", m->peer,
+			     net_strerror(err));
+		return NULL;
+	}
+	ksock_set_io_timeout(k, IO_TIMEOUT_MS);
+	random_bytes(nonce, sizeof(nonce));
+	struct chan_io io = {ksock_io_send, ksock_io_recv, k};
+	if (chan_client(ch, &io, chbuf, CHAN_PROTO_MIGRATE, key, nonce, node_name()) < 0) {
+		fmt_snprintf(m->error, sizeof(m->error), "%s: %s", m->peer, ch->error);
+		ksock_abort(k);
+		return NULL;
+	}
+	crypto_wipe(key, sizeof(key));
+	return k;
+}
+
+/* finish_source: after RUNNING, the VM is gone from here. */
+static void hand_over(struct vm *vm, struct migration *m)
+{
+	const char *err;
+	vm->migrating = false;
+	vm_stop(vm, &err);
+	vm_destroy(vm, &err);
+	m->phase = MIG_DONE;
+}
+
+/* run: the whole sending side; returns with the VM running here or gone. */
+static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *recbuf)
+{
+	struct vm *vm = vm_find(m->vm_name);
+	struct chan ch;
+	struct ksock *k = connect_peer(m, &ch, chbuf);
+	if (!k)
+		goto failed_early;
+	uint8_t offer[1024];
+	size_t olen = offer_build(vm, offer, sizeof(offer));
+	if (!olen || chan_send1(&ch, MSG_OFFER, offer, olen) < 0 ||
+	    !expect(&ch, m, MSG_ACCEPT, "offer")) {
+		if (!m->error[0])
+			tern_strlcpy(m->error, ch.error ? ch.error : "offer failed", sizeof(m->error));
+		goto failed_conn;
+	}
+	const char *err = NULL;
+	if (vm_dirty_start(vm, &err) < 0) {
+		tern_strlcpy(m->error, err, sizeof(m->error));
+		goto failed_conn;
+	}
+	uint64_t *bm = kmalloc(BITMAP_WORDS(vm->mem.npages) * 8);
+	struct mig_out o = {&ch, m, outbuf, 0, time_ns(), 0};
+	struct stream_out s;
+	stream_out_init(&s, out_write, &o, recbuf, 64 * 1024, NULL);
+	m->phase = MIG_PRECOPY;
+	state_save_begin(vm, &s);
+	if (!bm || precopy(&s, &o, vm, m, bm) < 0)
+		goto failed_running;
+	/* stop and copy */
+	m->phase = MIG_STOPCOPY;
+	m->t_pause = time_ns();
+	if (vm_quiesce(vm) < 0) {
+		tern_strlcpy(m->error, "the VM stopped during the migration", sizeof(m->error));
+		goto failed_running;
+	}
+	memset(bm, 0, BITMAP_WORDS(vm->mem.npages) * 8);
+	vm_dirty_fetch(vm, bm);
+	m->round++;
+	if (send_pages(&s, vm, bm, m) < 0)
+		goto failed_paused;
+	state_save_machine(vm, &s);
+	if (stream_finish(&s) < 0 || flush(&o) < 0)
+		goto failed_paused;
+	m->bytes_sent = ch.bytes_sent;
+	if (!expect(&ch, m, MSG_STATE_OK, "final state"))
+		goto failed_paused;
+	/* the destination holds the complete VM: release it */
+	m->phase = MIG_COMMITTING;
+	ksock_set_io_timeout(k, COMMIT_TIMEOUT_MS);
+	if (chan_send1(&ch, MSG_COMMIT, NULL, 0) < 0 || !expect(&ch, m, MSG_RUNNING, "commit")) {
+		m->phase = MIG_INDOUBT; /* it may run there: never resume here on our own */
+		m->t_end = time_ns();
+		kprintf("migrate %s: IN DOUBT: committed but %s; the VM stays paused here "
+			"(check %s, then `vm resume` or `vm destroy`)\n",
+			m->vm_name, m->error, m->peer);
+		vm->migrating = false;
+		vm->state = VM_PAUSED;
+		kfree(bm);
+		ksock_abort(k);
+		return;
+	}
+	m->t_end = time_ns();
+	m->downtime_ms = (m->t_end - m->t_pause) / 1000000;
+	kfree(bm);
+	ksock_close(k);
+	hand_over(vm, m);
+	kprintf("migrate %s: done in %llu ms, downtime %llu ms, %llu MiB sent in %d rounds, "
+		"%llu pages (%llu zero)\n",
+		m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
+		(unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
+		m->round + 1, (unsigned long long)m->pages_sent, (unsigned long long)m->zero_pages);
+	return;
+failed_paused:
+	vm_unquiesce(vm);
+failed_running:
+	kfree(bm);
+	vm->throttle_pct = 0;
+	vm_dirty_stop(vm);
+failed_conn:
+	if (!m->error[0])
+		tern_strlcpy(m->error, m->cancel ? "cancelled" : ch.error ? ch.error : "failed",
+			     sizeof(m->error));
+	chan_send1(&ch, MSG_ABORT, m->error, strlen(m->error));
+	ksock_abort(k);
+failed_early:
+	vm->throttle_pct = 0;
+	vm->migrating = false;
+	m->phase = MIG_FAILED;
+	m->t_end = time_ns();
+	kprintf("migrate %s: FAILED: %s; the VM keeps running here\n", m->vm_name, m->error);
+}
+
+/* source_thread: buffers, then run. */
+static void source_thread(void *arg)
+{
+	struct migration *m = arg;
+	uint8_t *chbuf = pmm_alloc_kva(CHAN_BUF_SIZE);
+	uint8_t *outbuf = kmalloc(OUT_CHUNK);
+	uint8_t *recbuf = kmalloc(64 * 1024);
+	if (chbuf && outbuf && recbuf) {
+		run(m, chbuf, outbuf, recbuf);
+	} else {
+		struct vm *vm = vm_find(m->vm_name);
+		if (vm)
+			vm->migrating = false;
+		tern_strlcpy(m->error, "out of memory", sizeof(m->error));
+		m->phase = MIG_FAILED;
+	}
+	pmm_free_kva(chbuf, CHAN_BUF_SIZE);
+	kfree(outbuf);
+	kfree(recbuf);
+}
+
+int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,
+		  const char **err)
+{
+	struct vm *vm = vm_find(name);
+	uint32_t ip;
+	if (!vm) {
+		*err = "no such VM";
+		return -1;
+	}
+	if (vm->state != VM_RUNNING) {
+		*err = "only a running VM can be migrated";
+		return -1;
+	}
+	if (!peer_resolve(peer, &ip)) {
+		*err = "unknown peer (a [peer NAME] of tern.conf or an IPv4 address)";
+		return -1;
+	}
+	uint8_t key[KEYS_CLUSTER_KEY_SIZE];
+	if (!peers_key(key)) {
+		*err = "no cluster_key in tern.conf: hosts cannot authenticate each other";
+		return -1;
+	}
+	crypto_wipe(key, sizeof(key));
+	struct migration *m = migrate_slot(name, false);
+	if (!m || vm->migrating) {
+		*err = "this VM is already migrating (or too many migrations)";
+		return -1;
+	}
+	tern_strlcpy(m->peer, peer, sizeof(m->peer));
+	m->ip = ip;
+	m->downtime_limit_ms = downtime_ms ? downtime_ms : MIG_DEFAULT_DOWNTIME;
+	m->bandwidth = mbps * 1000000ULL / 8;
+	m->ram_bytes = vm->cfg.mem_bytes;
+	m->phase = MIG_CONNECTING;
+	vm->migrating = true;
+	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
+	if (!thread_create("migrate", source_thread, m, cpu)) {
+		vm->migrating = false;
+		m->phase = MIG_FAILED;
+		*err = "cannot start the migration thread";
+		return -1;
+	}
+	return 0;
+}
+
+int migrate_cancel(const char *name, const char **err)
+{
+	for (int i = 0; i < MIG_MAX; i++) {
+		struct migration *m = &g_mig[i];
+		if (m->used && !m->incoming && !strcmp(m->vm_name, name) &&
+		    (m->phase == MIG_CONNECTING || m->phase == MIG_PRECOPY)) {
+			m->cancel = true;
+			return 0;
+		}
+	}
+	*err = "no migration of that VM that can still be cancelled";
+	return -1;
+}
