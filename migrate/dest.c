@@ -105,6 +105,7 @@ void migrate_receive(struct chan *ch)
 	struct vm_config c;
 	uint64_t uptime;
 	struct vm *vm = accept_offer(ch, &c, &uptime);
+	uint64_t t_offer = time_ns();
 	if (!vm)
 		return;
 	struct migration *m = migrate_slot(c.name, true);
@@ -136,6 +137,7 @@ void migrate_receive(struct chan *ch)
 		err = "the source did not commit";
 		goto discard;
 	}
+	vm->run_ns = uptime + (time_ns() - t_offer); /* it ran on the source meanwhile */
 	if (vm_commit_incoming(vm, &err) < 0)
 		goto discard;
 	chan_send1(ch, MSG_RUNNING, NULL, 0);

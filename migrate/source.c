@@ -129,7 +129,7 @@ static int send_pages(struct stream_out *s, struct vm *vm, const uint64_t *bm, s
 		uint64_t q = p;
 		while (q + 1 < n && q + 1 - p < STATE_RAM_RUN && bitmap_test(bm, q + 1))
 			q++;
-		if (state_save_ram_run(s, vm, p, (uint32_t)(q - p + 1)) < 0)
+		if (state_save_ram_run(s, vm, p, (uint32_t)(q - p + 1), &m->zero_pages) < 0)
 			return -1;
 		m->pages_sent += q - p + 1;
 		p = bitmap_next_set(bm, n, q + 1);

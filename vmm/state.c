@@ -216,7 +216,8 @@ static void save_devices(struct stream_out *s, struct vm *vm, uint64_t now)
 
 /* state_save_ram_run: pages [first, first+count) of RAM as one record: zero pages only
  * marked in the bitmap, the others streamed straight from guest memory. */
-int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count)
+int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
+		       uint64_t *zero_pages)
 {
 	struct {
 		uint64_t first;
@@ -235,10 +236,13 @@ int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint
 		if (!gmem_index_to_gpa(&vm->mem, first + i, &gpa))
 			return -1;
 		pages[i] = gmem_hva(&vm->mem, gpa, 4096);
-		if (mem_is_zero(pages[i], 4096))
+		if (mem_is_zero(pages[i], 4096)) {
 			h.zero[i / 64] |= 1ULL << (i % 64);
-		else
+			if (zero_pages)
+				(*zero_pages)++;
+		} else {
 			data += 4096;
+		}
 	}
 	size_t hl = 16 + BITMAP_BYTES(count);
 	stream_raw_header(s, REC_RAM, 1, hl + data);
@@ -272,7 +276,8 @@ int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
 	state_save_begin(vm, s);
 	state_save_machine(vm, s);
 	for (uint64_t p = 0; with_ram && p < vm->mem.npages && !s->err; p += STATE_RAM_RUN)
-		state_save_ram_run(s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p));
+		state_save_ram_run(s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p),
+				   NULL);
 	return s->err;
 }
 

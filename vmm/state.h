@@ -17,8 +17,10 @@ int state_save(struct vm *vm, struct stream_out *s, bool with_ram);
 void state_save_begin(struct vm *vm, struct stream_out *s);
 /* state_save_machine: every vCPU, LAPIC, FPU area and device (the VM must be quiesced). */
 void state_save_machine(struct vm *vm, struct stream_out *s);
-/* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512. */
-int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count);
+/* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512;
+ * *zero_pages (if not NULL) counts the pages sent as zero (no data). */
+int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
+		       uint64_t *zero_pages);
 /* state_load: read a whole stream into a VM whose memory and vCPUs exist but do not run. */
 int state_load(struct vm *vm, struct stream_in *in, const char **err);
 /* state_check_vm / state_load_record: the pieces of state_load, for the migration receiver. */
