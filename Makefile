@@ -29,9 +29,9 @@ LCFLAGS := -std=gnu11 -O2 -ffreestanding -fno-stack-protector -fno-stack-check -
 IMAGE   := $(B)/tern.img
 CONF    ?= tools/tern.conf
 
-.PHONY: all deps run test unit fuzz integration bench format format-check clean guest
+.PHONY: all deps run test unit fuzz integration bench format format-check clean guest ternctl
 
-all: deps $(IMAGE)
+all: deps $(IMAGE) $(B)/ternctl
 
 deps:
 	@tools/deps.sh
@@ -79,6 +79,20 @@ $(B)/demo.conf: tools/demo.conf.in tools/guest/cmdline.default
 $(DEMO_IMAGE): $(IMAGE) $(B)/demo.conf
 	tools/mkimage.sh $@ $(B)/BOOTX64.EFI $(B)/tern.elf $(B)/demo.conf $(B)/images
 
+# ternctl: the workstation client of the control protocol (Linux, same channel code).
+TERNCTL_SRCS := tools/ternctl.c migrate/channel.c migrate/keys.c migrate/aead.c \
+	migrate/chacha20.c migrate/poly1305.c migrate/blake2s.c migrate/crypto_util.c kernel/string.c
+$(B)/ternctl: $(TERNCTL_SRCS)
+	@mkdir -p $(B)
+	gcc -std=gnu11 -O2 -DTERN_HOST -I. -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
+		$(TERNCTL_SRCS)
+ternctl: $(B)/ternctl
+
+# fakepeer: a misbehaving peer for the migration fault tests.
+$(B)/fakepeer: tools/fakepeer.c $(TERNCTL_SRCS)
+	gcc -std=gnu11 -O2 -DTERN_HOST -I. -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
+		tools/fakepeer.c $(filter-out tools/ternctl.c,$(TERNCTL_SRCS))
+
 run: all $(DEMO_IMAGE)
 	tools/run.sh $(DEMO_IMAGE)
 
@@ -121,7 +135,7 @@ fuzz: deps $(FUZZERS:%=$(B)/fuzz/%)
 			$(B)/corpus/$$f $$seeds 2>&1 | tail -n 4; \
 		test $${PIPESTATUS[0]:-0} -eq 0; done
 
-integration: all $(DEMO_IMAGE)
+integration: all $(DEMO_IMAGE) $(B)/fakepeer
 	$(PYTHON) -m pytest -v tests/integration $(PYTEST_ARGS)
 
 test: all unit fuzz integration
