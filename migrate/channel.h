@@ -42,6 +42,7 @@ enum chan_msg {
 	MSG_COMMIT = 15,  /* source: release, run it */
 	MSG_RUNNING = 16, /* destination: it runs */
 	MSG_ABORT = 17,
+	MSG_VERIFY = 18, /* source, optional: per-2 MiB-chunk sums of guest RAM (debugging) */
 };
 
 struct chan_io {

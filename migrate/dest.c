@@ -58,7 +58,8 @@ static void refuse(struct chan *ch, const char *vm, const char *why)
 }
 
 /* accept_offer: validate the offer and create the (not yet started) VM. */
-static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *uptime)
+static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *uptime,
+			       bool *verify)
 {
 	uint8_t type;
 	const uint8_t *d;
@@ -68,7 +69,7 @@ static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *u
 		     ch->error ? ch->error : "wrong message");
 		return NULL;
 	}
-	const char *err = offer_parse(d, n, c, uptime);
+	const char *err = offer_parse(d, n, c, uptime, verify);
 	if (err) {
 		refuse(ch, "?", err);
 		return NULL;
@@ -91,6 +92,33 @@ static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *u
 	return vm_find(c->name);
 }
 
+/* check_verify: compare the source's per-chunk checksums with the loaded RAM. */
+static const char *check_verify(struct chan *ch, struct vm *vm)
+{
+	uint8_t type;
+	const uint8_t *d;
+	size_t n, bad = 0;
+	if (chan_recv(ch, &type, &d, &n) < 0 || type != MSG_VERIFY || n != vm->mem.nchunks * 8)
+		return "expected the memory checksums";
+	for (size_t i = 0; i < vm->mem.nchunks; i++) {
+		uint64_t want;
+		memcpy(&want, d + i * 8, 8);
+		if (gmem_chunk_sum(&vm->mem, i) != want) {
+			if (bad++ < 8)
+				klog("migrate: %s: memory chunk %zu (gpa chunk) differs from the source",
+				     vm->cfg.name, i);
+		}
+	}
+	if (bad) {
+		klog("migrate: %s: %zu of %llu memory chunks differ", vm->cfg.name, bad,
+		     (unsigned long long)vm->mem.nchunks);
+		return "memory verification failed: the received RAM differs from the source";
+	}
+	klog("migrate: %s: memory verified (%llu chunks)", vm->cfg.name,
+	     (unsigned long long)vm->mem.nchunks);
+	return NULL;
+}
+
 /* wait_commit: after STATE_OK, only a COMMIT lets the VM run; anything else discards it. */
 static bool wait_commit(struct chan *ch)
 {
@@ -104,7 +132,8 @@ void migrate_receive(struct chan *ch)
 {
 	struct vm_config c;
 	uint64_t uptime;
-	struct vm *vm = accept_offer(ch, &c, &uptime);
+	bool verify;
+	struct vm *vm = accept_offer(ch, &c, &uptime, &verify);
 	uint64_t t_offer = time_ns();
 	if (!vm)
 		return;
@@ -133,6 +162,10 @@ void migrate_receive(struct chan *ch)
 	}
 	if (m)
 		m->bytes_sent = ch->bytes_received;
+	if (verify && (err = check_verify(ch, vm))) {
+		chan_send1(ch, MSG_ERROR, err, strlen(err));
+		goto discard;
+	}
 	if (chan_send1(ch, MSG_STATE_OK, NULL, 0) < 0 || !wait_commit(ch)) {
 		err = "the source did not commit";
 		goto discard;

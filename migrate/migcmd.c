@@ -16,7 +16,7 @@
 #include "net/host/netd.h"
 #include "vmm/vm.h"
 
-#define MIGRATE_USAGE "migrate NAME PEER [downtime=MS] [bandwidth=MBPS]"
+#define MIGRATE_USAGE "migrate NAME PEER [downtime=MS] [bandwidth=MBPS] [verify=on]"
 
 static int mig_status(int argc, char **argv)
 {
@@ -76,6 +76,7 @@ static int mig_pull(int argc, char **argv)
 static int mig_start(int argc, char **argv)
 {
 	uint64_t downtime = 0, mbps = 0;
+	bool verify = false;
 	if (argc < 3)
 		return shell_usage(MIGRATE_USAGE);
 	for (int i = 3; i < argc; i++) {
@@ -83,6 +84,9 @@ static int mig_start(int argc, char **argv)
 		if ((v = kv_match(argv[i], "downtime"))) {
 			if (!parse_u64(v, &downtime) || downtime < 1 || downtime > 60000)
 				return shell_error("downtime must be 1-60000 (milliseconds)");
+		} else if ((v = kv_match(argv[i], "verify"))) {
+			if (!parse_bool(v, &verify))
+				return shell_error("verify must be on or off");
 		} else if ((v = kv_match(argv[i], "bandwidth"))) {
 			if (!parse_u64(v, &mbps) || mbps < 1 || mbps > 1000000)
 				return shell_error("bandwidth must be 1-1000000 (Mbit/s)");
@@ -91,7 +95,7 @@ static int mig_start(int argc, char **argv)
 		}
 	}
 	const char *err;
-	if (migrate_start(argv[1], argv[2], downtime, mbps, &err) < 0)
+	if (migrate_start(argv[1], argv[2], downtime, mbps, verify, &err) < 0)
 		return shell_error("%s: %s", argv[1], err);
 	kprintf("migrating %s to %s (progress follows; `migrate status`, `migrate cancel %s`)\n",
 		argv[1], argv[2], argv[1]);

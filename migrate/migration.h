@@ -39,6 +39,7 @@ struct migration {
 	uint64_t downtime_limit_ms;
 	uint64_t bandwidth; /* bytes per second, 0 = unlimited */
 	volatile bool cancel;
+	bool verify; /* send per-chunk RAM checksums for the destination to compare */
 	volatile int phase;
 	int round;
 	uint64_t ram_bytes;			 /* guest RAM size */
@@ -55,7 +56,7 @@ struct migration {
 
 /* migrate_start: begin migrating VM name to peer (name or IPv4) in the background. */
 int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,
-		  const char **err);
+		  bool verify, const char **err);
 /* migrate_cancel: abort an outgoing migration (the VM keeps running here). */
 int migrate_cancel(const char *name, const char **err);
 /* migrate_receive: serve an incoming migration on an authenticated channel (server thread). */

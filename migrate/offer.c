@@ -5,7 +5,7 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME };
+enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY };
 
 static int null_write(void *ctx, const void *b, size_t n)
 {
@@ -13,7 +13,7 @@ static int null_write(void *ctx, const void *b, size_t n)
 	return 0;
 }
 
-size_t offer_build(struct vm *vm, uint8_t *buf, size_t cap)
+size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap)
 {
 	struct stream_out s;
 	stream_out_init(&s, null_write, NULL, buf, cap, NULL);
@@ -26,6 +26,7 @@ size_t offer_build(struct vm *vm, uint8_t *buf, size_t cap)
 	stream_field(&s, F_INITRD, c->initrd, (uint16_t)strlen(c->initrd));
 	stream_field(&s, F_CMDLINE, c->cmdline, (uint16_t)strlen(c->cmdline));
 	stream_u64(&s, F_UPTIME, vm_uptime_ns(vm));
+	stream_u64(&s, F_VERIFY, verify);
 	return s.err ? 0 : s.rec_len;
 }
 
@@ -42,7 +43,8 @@ static bool copy_str(char *dst, size_t cap, const uint8_t *v, uint16_t len)
 	return true;
 }
 
-const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uint64_t *uptime)
+const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uint64_t *uptime,
+			bool *verify)
 {
 	struct field_iter it;
 	uint16_t id, fl;
@@ -50,6 +52,7 @@ const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uin
 	uint64_t n;
 	memset(c, 0, sizeof(*c));
 	*uptime = 0;
+	*verify = false;
 	field_iter_init(&it, buf, len);
 	while (field_next(&it, &id, &v, &fl)) {
 		bool ok = true;
@@ -64,6 +67,10 @@ const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uin
 			c->vcpus = (int)n;
 			break;
 		case F_UPTIME: ok = field_u64(v, fl, uptime); break;
+		case F_VERIFY:
+			ok = field_u64(v, fl, &n);
+			*verify = n != 0;
+			break;
 		default: break; /* newer fields: ignored */
 		}
 		if (!ok)

@@ -7,9 +7,11 @@
 struct vm;
 struct vm_config;
 
-/* offer_build: encode vm's configuration and uptime into buf; bytes used or 0. */
-size_t offer_build(struct vm *vm, uint8_t *buf, size_t cap);
+/* offer_build: encode vm's configuration, uptime and whether the source will send memory
+ * checksums (MSG_VERIFY) into buf; bytes used or 0. */
+size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap);
 /* offer_parse: decode and validate (names, sizes, counts); NULL or an error message. */
-const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *cfg, uint64_t *uptime_ns);
+const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *cfg, uint64_t *uptime_ns,
+			bool *verify);
 
 #endif

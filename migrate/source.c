@@ -191,6 +191,20 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 	}
 }
 
+/* send_verify: checksums of every RAM chunk as the VM stands now (paused). */
+static int send_verify(struct chan *ch, struct vm *vm)
+{
+	size_t n = vm->mem.nchunks;
+	uint64_t *sums = kmalloc(n * 8);
+	if (!sums)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		sums[i] = gmem_chunk_sum(&vm->mem, i);
+	int rc = chan_send1(ch, MSG_VERIFY, sums, n * 8);
+	kfree(sums);
+	return rc;
+}
+
 /* expect: wait for one control message of type; false (with m->error) otherwise. */
 static bool expect(struct chan *ch, struct migration *m, uint8_t want, const char *what)
 {
@@ -259,7 +273,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	if (!k)
 		goto failed_early;
 	uint8_t offer[1024];
-	size_t olen = offer_build(vm, offer, sizeof(offer));
+	size_t olen = offer_build(vm, m->verify, offer, sizeof(offer));
 	if (!olen || chan_send1(&ch, MSG_OFFER, offer, olen) < 0 ||
 	    !expect(&ch, m, MSG_ACCEPT, "offer")) {
 		if (!m->error[0])
@@ -292,7 +306,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	if (send_pages(&s, vm, bm, m) < 0)
 		goto failed_paused;
 	state_save_machine(vm, &s);
-	if (stream_finish(&s) < 0 || flush(&o) < 0)
+	if (stream_finish(&s) < 0 || flush(&o) < 0 || (m->verify && send_verify(&ch, vm) < 0))
 		goto failed_paused;
 	m->bytes_sent = ch.bytes_sent;
 	if (!expect(&ch, m, MSG_STATE_OK, "final state"))
@@ -365,7 +379,7 @@ static void source_thread(void *arg)
 }
 
 int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,
-		  const char **err)
+		  bool verify, const char **err)
 {
 	struct vm *vm = vm_find(name);
 	uint32_t ip;
@@ -397,6 +411,7 @@ int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint
 	m->downtime_limit_ms = downtime_ms ? downtime_ms : MIG_DEFAULT_DOWNTIME;
 	m->bandwidth = mbps * 1000000ULL / 8;
 	m->ram_bytes = vm->cfg.mem_bytes;
+	m->verify = verify;
 	m->phase = MIG_CONNECTING;
 	vm->migrating = true;
 	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;

@@ -141,3 +141,14 @@ void gmem_mark_dirty(struct gmem *m, uint64_t gpa, uint64_t len)
 	for (uint64_t p = first; p <= last; p++)
 		bitmap_set_atomic(log, p);
 }
+
+uint64_t gmem_chunk_sum(const struct gmem *m, uint64_t i)
+{
+	if (i >= m->nchunks)
+		return 0;
+	const uint64_t *w = (const uint64_t *)m->chunk_hva[i];
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+	for (uint64_t k = 0; k < GMEM_CHUNK_SIZE / 8; k++)
+		h = ((h << 7) | (h >> 57)) ^ (w[k] + k);
+	return h;
+}

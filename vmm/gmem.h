@@ -51,6 +51,9 @@ bool gmem_fill(struct gmem *m, uint64_t gpa, int c, uint64_t len);
 bool gmem_page_index(const struct gmem *m, uint64_t gpa, uint64_t *index);
 /* gmem_index_to_gpa: inverse of gmem_page_index. */
 bool gmem_index_to_gpa(const struct gmem *m, uint64_t index, uint64_t *gpa);
+/* gmem_chunk_sum: an order-sensitive 64-bit checksum of RAM chunk index i (2 MiB), for
+ * end-to-end checks of migrated memory; 0 if i is out of range. */
+uint64_t gmem_chunk_sum(const struct gmem *m, uint64_t i);
 /* gmem_mark_dirty: record writes to [gpa, gpa+len) in the software dirty log, if logging. */
 void gmem_mark_dirty(struct gmem *m, uint64_t gpa, uint64_t len);
 
