@@ -92,9 +92,10 @@ def test_idle_guest_migrates_there_and_back(cluster):
     a.send("tern-counter -i 250 &\r")
     before = counter(a, 3)
     a.detach()
-    ok, line = migrate(a, "g1", "b")
+    ok, line = migrate(a, "g1", "b", "verify=on")  # b compares every RAM chunk's checksum
     assert ok, line
     print(line)
+    assert re.search(r"migrate: g1: memory verified", b.cmd("log"))
     m = re.search(r"downtime (\d+) ms, (\d+) MiB sent in (\d+) rounds", line)
     assert m and int(m.group(2)) < 256, line  # zero pages are not sent
     assert "g1" not in a.cmd("vm list")  # released on the source
