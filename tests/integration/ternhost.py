@@ -165,8 +165,22 @@ class TernHost:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def drain(self, seconds=0.5):
+        """Read what the console printed but no test waited for (into the serial log)."""
+        if not self.con:
+            return
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                self.con.read_nonblocking(65536, timeout=0.1)
+            except pexpect.TIMEOUT:
+                continue
+            except (pexpect.EOF, OSError, ValueError):
+                break
+
     def stop(self):
         """Kill QEMU and clean up; safe to call twice."""
+        self.drain()
         self.kill()
         for f in (self.con, self.sock, self.qmp_sock):
             try:
