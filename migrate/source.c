@@ -300,7 +300,8 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 		tern_strlcpy(m->error, "the VM stopped during the migration", sizeof(m->error));
 		goto failed_running;
 	}
-	memset(bm, 0, BITMAP_WORDS(vm->mem.npages) * 8);
+	/* bm still holds the pages the last pre-copy round found dirty (not sent yet): add
+	 * what was written since, with every vCPU parked */
 	vm_dirty_fetch(vm, bm);
 	m->round++;
 	if (send_pages(&s, vm, bm, m) < 0)
@@ -309,6 +310,8 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	if (stream_finish(&s) < 0 || flush(&o) < 0 || (m->verify && send_verify(&ch, vm) < 0))
 		goto failed_paused;
 	m->bytes_sent = ch.bytes_sent;
+	if (m->verify)
+		ksock_set_io_timeout(k, 300000); /* the destination checksums all of RAM first */
 	if (!expect(&ch, m, MSG_STATE_OK, "final state"))
 		goto failed_paused;
 	/* the destination holds the complete VM: release it */
