@@ -176,16 +176,17 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 		uint64_t bw = MAX(m->throughput, 1ULL << 20);
 		m->est_downtime_ms = dirty_bytes * 1000 / bw;
 		(void)dirty;
-		/* auto-converge: hold the vCPUs back while they dirty faster than we send */
-		if (m->round >= 2 && m->dirty_rate > m->throughput / 2 && m->throttle < 90) {
-			m->throttle = MIN(m->throttle + 20, 90);
+		/* auto-converge: hold the vCPUs back while they dirty faster than we send:
+		 * 20% at first, then 10% more every round, up to 99% (as QEMU's cpu-throttle) */
+		if (m->round >= 1 && m->dirty_rate > m->throughput / 2 && m->throttle < 99) {
+			m->throttle = m->throttle ? MIN(m->throttle + 10, 99) : 20;
 			vm->throttle_pct = m->throttle;
 		}
 		progress(m);
 		if (m->est_downtime_ms <= m->downtime_limit_ms || m->round + 1 >= MIG_MAX_ROUNDS)
 			return 0;
 		stalls = dirty_bytes >= last_dirty ? stalls + 1 : 0;
-		if (stalls >= 4 && m->throttle >= 90)
+		if (stalls >= 3 && m->throttle >= 99)
 			return 0; /* not shrinking even at full throttle: stop and copy */
 		last_dirty = dirty_bytes;
 	}

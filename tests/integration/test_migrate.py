@@ -50,9 +50,9 @@ def cluster(tmp_path_factory):
 def migrate(src, vm, dst, args="", timeout=600):
     """Start `migrate` on src and wait for its summary line; returns (ok, line)."""
     src.send(f"migrate {vm} {dst} {args}\r")
-    src.expect(r"migrate \S+: (done in [^\r\n]*|FAILED: [^\r\n]*|IN DOUBT[^\r\n]*)",
+    src.expect(r"migrate \S+: (done in [^\r\n]*|FAILED: [^\r\n]*|IN DOUBT[^\r\n]*)\r?\n",
                timeout=timeout)
-    line = src.con.match.group(0)
+    line = src.con.match.group(0).strip()
     src.send("\r")
     src.expect("tern> ")
     return line.startswith(f"migrate {vm}: done"), line
@@ -143,7 +143,7 @@ def test_pull_from_destination(cluster):
     a, b, ns = cluster
     out = a.cmd("migrate pull g1 b", timeout=60)
     assert "migrating g1 to" in out, out
-    b.expect(r"migrate g1: (done in [^\r\n]*|FAILED: [^\r\n]*)", timeout=600)
+    b.expect(r"migrate g1: (done in [^\r\n]*|FAILED: [^\r\n]*)\r?\n", timeout=600)
     assert b.con.match.group(0).startswith("migrate g1: done"), b.con.match.group(0)
     a.expect(r"migrate: g1 now runs here", timeout=60)
     assert re.search(r"^g1\s+running", a.cmd("vm list"), re.M)
@@ -157,7 +157,7 @@ def test_ternctl_from_a_workstation(cluster):
     assert bad.returncode == 255 and "different cluster key" in bad.stderr, bad
     out = ns.run(TERNCTL, "-k", KEY, A_IP, "migrate", "g1", B_IP).stdout
     assert "migrating g1 to" in out, out
-    a.expect(r"migrate g1: (done in [^\r\n]*|FAILED: [^\r\n]*)", timeout=600)
+    a.expect(r"migrate g1: (done in [^\r\n]*|FAILED: [^\r\n]*)\r?\n", timeout=600)
     assert a.con.match.group(0).startswith("migrate g1: done")
     assert re.search(r"^g1\s+running", b.cmd("vm list"), re.M)
 
@@ -180,7 +180,7 @@ def test_destination_dies_mid_migration(cluster, tmp_path):
         a.send("migrate g1 169.254.77.3 bandwidth=40\r")  # slow: time to kill c
         a.expect(r"migrate g1: round 0", timeout=300)
         c.kill()
-        a.expect(r"migrate g1: (FAILED: [^\r\n]*|done[^\r\n]*)", timeout=120)
+        a.expect(r"migrate g1: (FAILED: [^\r\n]*|done[^\r\n]*)\r?\n", timeout=120)
         assert a.con.match.group(0).startswith("migrate g1: FAILED"), a.con.match.group(0)
         a.send("\r")
         a.expect("tern> ")
@@ -196,7 +196,7 @@ def test_link_down_mid_migration(cluster):
     a.expect(r"migrate g1: round 0", timeout=300)
     ns.set_link("tapmb", False)
     try:
-        a.expect(r"migrate g1: (FAILED: [^\r\n]*|done[^\r\n]*)", timeout=180)
+        a.expect(r"migrate g1: (FAILED: [^\r\n]*|done[^\r\n]*)\r?\n", timeout=180)
         assert a.con.match.group(0).startswith("migrate g1: FAILED"), a.con.match.group(0)
     finally:
         ns.set_link("tapmb", True)
