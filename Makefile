@@ -29,7 +29,8 @@ LCFLAGS := -std=gnu11 -O2 -ffreestanding -fno-stack-protector -fno-stack-check -
 IMAGE   := $(B)/tern.img
 CONF    ?= tools/tern.conf
 
-.PHONY: all deps run test unit fuzz integration bench format format-check clean guest ternctl
+.PHONY: all deps run test unit fuzz integration bench format format-check clean guest ternctl \
+	tguest bochs
 
 all: deps $(IMAGE) $(B)/ternctl
 
@@ -68,7 +69,13 @@ $(B)/guest/stamp: tools/mkguest.sh $(shell find tools/guest -type f)
 $(GUEST): $(B)/guest/stamp ;
 guest: deps $(GUEST)
 
-$(IMAGE): $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) tools/mkimage.sh $(GUEST) $(wildcard $(B)/images/*)
+# Tern's own test guest (tools/testguest, docs/testguest.md), also put on the stick.
+TGUEST := $(B)/images/tguest
+$(TGUEST): $(shell find tools/testguest -type f)
+	$(MAKE) -C tools/testguest O=$(abspath $(B))
+tguest: $(TGUEST)
+
+$(IMAGE): $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) tools/mkimage.sh $(GUEST) $(TGUEST) $(wildcard $(B)/images/*)
 	tools/mkimage.sh $@ $(B)/BOOTX64.EFI $(B)/tern.elf $(CONF) $(B)/images
 
 # `make run`: the same stick with a demo guest that starts at boot (`vm console demo`).
@@ -95,6 +102,10 @@ $(B)/fakepeer: tools/fakepeer.c $(TERNCTL_SRCS)
 
 run: all $(DEMO_IMAGE)
 	tools/run.sh $(DEMO_IMAGE)
+
+# `make bochs`: the same stick under Bochs's Intel model (VMX + EPT), console on the terminal.
+bochs: all
+	tools/bochs.sh $(IMAGE)
 
 # ---- tests -------------------------------------------------------------------------------
 # Host unit tests: tests/unit/test_X.c with tests/unit/test_X.mk setting test_X_SRCS.
@@ -151,6 +162,7 @@ format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(B)/k $(B)/l $(B)/unit $(B)/fuzz $(B)/*.elf $(B)/*.so $(B)/*.EFI $(IMAGE) $(B)/guest $(B)/images
+	rm -rf $(B)/k $(B)/l $(B)/unit $(B)/fuzz $(B)/*.elf $(B)/*.so $(B)/*.EFI $(IMAGE) $(B)/guest $(B)/images \
+		$(B)/testguest
 
 -include $(shell find $(B)/k $(B)/l -name '*.d' 2>/dev/null)
