@@ -1,0 +1,1 @@
+test_virtq_SRCS := vmm/virtq.c vmm/gmem.c kernel/bitmap.c kernel/string.c

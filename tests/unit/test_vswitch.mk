@@ -1,0 +1,1 @@
+test_vswitch_SRCS := vmm/vswitch.c kernel/string.c
