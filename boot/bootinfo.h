@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define BOOTINFO_MAGIC	 0x544f4f424e524554ULL /* "TERNBOOT" little-endian */
+#define BOOTINFO_MAGIC   0x544f4f424e524554ULL /* "TERNBOOT" little-endian */
 #define BOOTINFO_VERSION 1
 
 /* Kernel virtual layout, fixed by linker.ld and the loader. */
@@ -18,8 +18,8 @@
 
 /* Simplified memory types: the loader folds UEFI's types into these. */
 enum boot_mem_type {
-	BOOT_MEM_FREE = 1,	   /* conventional + boot services memory: the kernel's to use */
-	BOOT_MEM_LOADER = 2,	   /* handed over by the loader (kernel, files, tables) */
+	BOOT_MEM_FREE = 1,         /* conventional + boot services memory: the kernel's to use */
+	BOOT_MEM_LOADER = 2,       /* handed over by the loader (kernel, files, tables) */
 	BOOT_MEM_ACPI_RECLAIM = 3, /* ACPI tables: keep until parsed */
 	BOOT_MEM_ACPI_NVS = 4,
 	BOOT_MEM_RUNTIME = 5, /* UEFI runtime services code/data */
@@ -31,7 +31,7 @@ enum boot_mem_type {
 struct boot_mem_region {
 	uint64_t base;
 	uint64_t pages; /* 4 KiB pages */
-	uint32_t type;	/* enum boot_mem_type */
+	uint32_t type;  /* enum boot_mem_type */
 	uint32_t efi_type;
 	uint64_t attr; /* UEFI attribute bits */
 };
@@ -52,9 +52,9 @@ struct boot_info {
 	uint32_t version;
 	uint32_t size; /* sizeof(struct boot_info) as the loader built it */
 
-	uint64_t kernel_phys;	    /* physical address of KERNEL_VBASE */
-	uint64_t kernel_pages;	    /* pages of the loaded image (incl. bss) */
-	uint64_t kernel_file_phys;  /* the raw ELF file (for its symbol table) */
+	uint64_t kernel_phys;      /* physical address of KERNEL_VBASE */
+	uint64_t kernel_pages;     /* pages of the loaded image (incl. bss) */
+	uint64_t kernel_file_phys; /* the raw ELF file (for its symbol table) */
 	uint64_t kernel_file_size;
 
 	uint64_t rsdp_phys; /* ACPI RSDP (2.0+ preferred), 0 if none */
@@ -66,8 +66,8 @@ struct boot_info {
 	uint64_t files_phys; /* array of struct boot_file */
 
 	uint64_t trampoline_phys; /* one 4 KiB page below 1 MiB for the AP start-up code */
-	uint64_t boot_tsc;	  /* TSC when the loader started (for boot-time reporting) */
-	uint64_t loader_tsc;	  /* TSC just before the jump to the kernel */
+	uint64_t boot_tsc;        /* TSC when the loader started (for boot-time reporting) */
+	uint64_t loader_tsc;      /* TSC just before the jump to the kernel */
 
 	uint64_t fb_phys; /* GOP framebuffer, 0 if none */
 	uint32_t fb_width, fb_height, fb_stride, fb_format;

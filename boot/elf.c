@@ -29,8 +29,7 @@ const char *elf_check(const Elf64_Ehdr *eh, uint64_t size)
 }
 
 /* elf_span: the virtual range the loadable segments cover; checks each against the file. */
-const char *elf_span(const Elf64_Ehdr *eh, uint64_t size, uint64_t base, uint64_t *lo,
-		     uint64_t *hi)
+const char *elf_span(const Elf64_Ehdr *eh, uint64_t size, uint64_t base, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t l = ~0ULL, h = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {

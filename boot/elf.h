@@ -67,7 +67,7 @@ typedef struct {
 const char *elf_check(const Elf64_Ehdr *eh, uint64_t size);
 /* elf_span: [lo, hi) virtual span of the PT_LOAD segments, all at or above base; NULL or error. */
 const char *elf_span(const Elf64_Ehdr *eh, uint64_t size, uint64_t base, uint64_t *lo,
-		     uint64_t *hi);
+                     uint64_t *hi);
 /* elf_load: copy the segments into dst (dst maps virtual address base), zero the rest. */
 void elf_load(const Elf64_Ehdr *eh, void *dst, uint64_t base, uint64_t dst_size);
 

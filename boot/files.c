@@ -67,7 +67,7 @@ EFI_STATUS read_file(EFI_FILE_HANDLE root, const CHAR16 *path, uint64_t *phys, u
 {
 	EFI_FILE_HANDLE fh;
 	EFI_STATUS st =
-		uefi_call_wrapper(root->Open, 5, root, &fh, (CHAR16 *)path, EFI_FILE_MODE_READ, 0);
+	    uefi_call_wrapper(root->Open, 5, root, &fh, (CHAR16 *)path, EFI_FILE_MODE_READ, 0);
 	if (EFI_ERROR(st))
 		return st;
 	EFI_FILE_INFO *fi = LibFileInfo(fh);

@@ -80,8 +80,8 @@ static void add_file(const char *name, uint64_t phys, uint64_t size)
 static void load_images(EFI_FILE_HANDLE root)
 {
 	EFI_FILE_HANDLE dir;
-	EFI_STATUS st = uefi_call_wrapper(root->Open, 5, root, &dir, L"\\tern\\images",
-					  EFI_FILE_MODE_READ, 0);
+	EFI_STATUS st =
+	    uefi_call_wrapper(root->Open, 5, root, &dir, L"\\tern\\images", EFI_FILE_MODE_READ, 0);
 	if (EFI_ERROR(st))
 		return; /* no images directory: nothing to do */
 	for (;;) {
@@ -221,9 +221,9 @@ static EFI_STATUS exit_boot(struct boot_mem_region *regions, void *mapbuf, UINTN
 EFI_STATUS alloc_zeroed(UINTN pages, uint64_t max, uint64_t *out)
 {
 	EFI_PHYSICAL_ADDRESS a = max ? max : 0;
-	EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4,
-					  max ? AllocateMaxAddress : AllocateAnyPages,
-					  EfiLoaderData, pages, &a);
+	EFI_STATUS st =
+	    uefi_call_wrapper(BS->AllocatePages, 4, max ? AllocateMaxAddress : AllocateAnyPages,
+	                      EfiLoaderData, pages, &a);
 	if (EFI_ERROR(st))
 		return st;
 	uefi_call_wrapper(BS->SetMem, 3, (void *)a, pages * 4096, 0);

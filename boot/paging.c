@@ -10,9 +10,9 @@
 
 #include "boot/loader.h"
 
-#define PTE_P	(1ULL << 0) /* present */
-#define PTE_W	(1ULL << 1) /* writable */
-#define PTE_PS	(1ULL << 7) /* large page (in PDPTE/PDE) */
+#define PTE_P   (1ULL << 0) /* present */
+#define PTE_W   (1ULL << 1) /* writable */
+#define PTE_PS  (1ULL << 7) /* large page (in PDPTE/PDE) */
 #define ENTRIES 512
 
 /* has_1g_pages: CPUID 8000_0001h EDX bit 26 (Page1GB). */
@@ -31,8 +31,8 @@ static EFI_STATUS max_phys(uint64_t mapbuf, UINTN mapcap, uint64_t *top)
 {
 	UINTN size = mapcap, key, dsize;
 	UINT32 dver;
-	EFI_STATUS st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, (void *)mapbuf, &key, &dsize,
-					  &dver);
+	EFI_STATUS st =
+	    uefi_call_wrapper(BS->GetMemoryMap, 5, &size, (void *)mapbuf, &key, &dsize, &dver);
 	if (EFI_ERROR(st))
 		return st;
 	uint64_t t = 4ULL << 30;
@@ -75,7 +75,7 @@ static EFI_STATUS map_physical(uint64_t *pml4, uint64_t top)
 				pd[e] = (gaddr + ((uint64_t)e << 21)) | PTE_P | PTE_W | PTE_PS;
 			pdpt[g] = pd_phys | PTE_P | PTE_W;
 		}
-		pml4[p] = pdpt_phys | PTE_P | PTE_W;	   /* identity */
+		pml4[p] = pdpt_phys | PTE_P | PTE_W;       /* identity */
 		pml4[256 + p] = pdpt_phys | PTE_P | PTE_W; /* PHYSMAP_BASE */
 	}
 	return EFI_SUCCESS;
@@ -122,11 +122,11 @@ EFI_STATUS build_page_tables(struct boot_info *bi, uint64_t mapbuf, UINTN mapcap
 void enter_kernel(uint64_t cr3, uint64_t entry, uint64_t bootinfo)
 {
 	__asm__ volatile("cli\n\t"
-			 "mov %%rcx, %%cr3\n\t"
-			 "xor %%ebp, %%ebp\n\t"
-			 "jmp *%%rax"
-			 :
-			 : "c"(cr3), "a"(entry), "D"(bootinfo)
-			 : "memory");
+	                 "mov %%rcx, %%cr3\n\t"
+	                 "xor %%ebp, %%ebp\n\t"
+	                 "jmp *%%rax"
+	                 :
+	                 : "c"(cr3), "a"(entry), "D"(bootinfo)
+	                 : "memory");
 	__builtin_unreachable();
 }

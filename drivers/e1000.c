@@ -15,44 +15,44 @@
 #include "kernel/x86.h"
 
 /* Registers (byte offsets in BAR 0). */
-#define E_CTRL	 0x0000
+#define E_CTRL   0x0000
 #define E_STATUS 0x0008
-#define E_EERD	 0x0014
-#define E_ICR	 0x00c0
-#define E_IMC	 0x00d8
-#define E_RCTL	 0x0100
-#define E_TCTL	 0x0400
-#define E_TIPG	 0x0410
-#define E_RDBAL	 0x2800
-#define E_RDBAH	 0x2804
-#define E_RDLEN	 0x2808
-#define E_RDH	 0x2810
-#define E_RDT	 0x2818
-#define E_TDBAL	 0x3800
-#define E_TDBAH	 0x3804
-#define E_TDLEN	 0x3808
-#define E_TDH	 0x3810
-#define E_TDT	 0x3818
-#define E_MTA	 0x5200
-#define E_RAL0	 0x5400
-#define E_RAH0	 0x5404
+#define E_EERD   0x0014
+#define E_ICR    0x00c0
+#define E_IMC    0x00d8
+#define E_RCTL   0x0100
+#define E_TCTL   0x0400
+#define E_TIPG   0x0410
+#define E_RDBAL  0x2800
+#define E_RDBAH  0x2804
+#define E_RDLEN  0x2808
+#define E_RDH    0x2810
+#define E_RDT    0x2818
+#define E_TDBAL  0x3800
+#define E_TDBAH  0x3804
+#define E_TDLEN  0x3808
+#define E_TDH    0x3810
+#define E_TDT    0x3818
+#define E_MTA    0x5200
+#define E_RAL0   0x5400
+#define E_RAH0   0x5404
 
 #define CTRL_SLU   (1u << 6)
 #define CTRL_RST   (1u << 26)
 #define STATUS_LU  (1u << 1)
-#define RCTL_EN	   (1u << 1)
+#define RCTL_EN    (1u << 1)
 #define RCTL_BAM   (1u << 15) /* accept broadcast */
 #define RCTL_SECRC (1u << 26) /* strip the CRC */
-#define TCTL_EN	   (1u << 1)
+#define TCTL_EN    (1u << 1)
 #define TCTL_PSP   (1u << 3)
-#define RAH_AV	   (1u << 31)
-#define TXD_EOP	   (1u << 0)
+#define RAH_AV     (1u << 31)
+#define TXD_EOP    (1u << 0)
 #define TXD_IFCS   (1u << 1)
-#define TXD_RS	   (1u << 3)
-#define DESC_DD	   (1u << 0)
-#define RXD_EOP	   (1u << 1)
+#define TXD_RS     (1u << 3)
+#define DESC_DD    (1u << 0)
+#define RXD_EOP    (1u << 1)
 
-#define NDESC	 256
+#define NDESC    256
 #define BUF_SIZE 2048
 
 struct e1000_rx_desc {

@@ -28,7 +28,7 @@ struct nic_stats {
 };
 
 struct nic {
-	char name[16];	   /* "eth0" */
+	char name[16];     /* "eth0" */
 	const char *model; /* "virtio-net", "e1000 (82540EM)", ... */
 	uint8_t mac[6];
 	struct pci_dev *pci;
@@ -50,7 +50,7 @@ struct nic_driver {
 
 #define NIC_DRIVER(id, nm, fn)                                                                     \
 	static const struct nic_driver nic_driver_##id                                             \
-		__attribute__((used, section(".nic_drivers"), aligned(8))) = {nm, fn}
+	    __attribute__((used, section(".nic_drivers"), aligned(8))) = {nm, fn}
 
 /* nic_probe_all: offer every PCI device to every driver (at boot). */
 void nic_probe_all(void);

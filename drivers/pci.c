@@ -7,17 +7,17 @@
 #include "kernel/vm.h"
 #include "kernel/x86.h"
 
-#define PCI_VENDOR	 0x00
-#define PCI_COMMAND	 0x04
-#define PCI_CLASS_REV	 0x08
-#define PCI_HEADER	 0x0e
-#define PCI_BAR0	 0x10
-#define PCI_CAP_PTR	 0x34
-#define PCI_INTERRUPT	 0x3c
-#define PCI_STATUS_CAPS	 (1u << 4)
-#define CMD_IO		 (1u << 0)
-#define CMD_MEM		 (1u << 1)
-#define CMD_MASTER	 (1u << 2)
+#define PCI_VENDOR      0x00
+#define PCI_COMMAND     0x04
+#define PCI_CLASS_REV   0x08
+#define PCI_HEADER      0x0e
+#define PCI_BAR0        0x10
+#define PCI_CAP_PTR     0x34
+#define PCI_INTERRUPT   0x3c
+#define PCI_STATUS_CAPS (1u << 4)
+#define CMD_IO          (1u << 0)
+#define CMD_MEM         (1u << 1)
+#define CMD_MASTER      (1u << 2)
 
 static struct pci_dev g_devs[PCI_MAX_DEVICES];
 static int g_ndev;
@@ -25,15 +25,14 @@ static volatile uint8_t *g_ecam[ACPI_MAX_MCFG];
 static struct spinlock g_cf8_lock = SPINLOCK_INIT("pci-cf8");
 
 /* ecam_addr: the mapped config byte (seg, bus, dev, fn, off), or NULL if not ECAM-covered. */
-static volatile uint8_t *ecam_addr(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn,
-				   uint16_t off)
+static volatile uint8_t *ecam_addr(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off)
 {
 	for (int i = 0; i < acpi.nmcfg; i++) {
 		if (!g_ecam[i] || acpi.mcfg[i].segment != seg || bus < acpi.mcfg[i].bus_start ||
 		    bus > acpi.mcfg[i].bus_end)
 			continue;
 		uint64_t o = ((uint64_t)(bus - acpi.mcfg[i].bus_start) << 20) |
-			     ((uint64_t)dev << 15) | ((uint64_t)fn << 12) | (off & 0xfff);
+		             ((uint64_t)dev << 15) | ((uint64_t)fn << 12) | (off & 0xfff);
 		return g_ecam[i] + o;
 	}
 	return NULL;
@@ -55,8 +54,7 @@ static uint32_t cfg_read(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, uin
 }
 
 /* cfg_write: 32-bit config write at an aligned offset. */
-static void cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off,
-		      uint32_t v)
+static void cfg_write(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off, uint32_t v)
 {
 	volatile uint8_t *a = ecam_addr(seg, bus, dev, fn, off & ~3);
 	if (a) {
@@ -137,7 +135,8 @@ static void size_bars(struct pci_dev *d)
 			continue;
 		}
 		uint64_t base = lo & ~0xfULL, m = mask & ~0xfULL;
-		if (((lo >> 1) & 3) == 2 && i < 5) { /* 64-bit BAR: the next slot is the high half */
+		if (((lo >> 1) & 3) == 2 &&
+		    i < 5) { /* 64-bit BAR: the next slot is the high half */
 			uint32_t hi = pci_read32(d, off + 4);
 			pci_write32(d, off + 4, 0xffffffff);
 			uint32_t mhi = pci_read32(d, off + 4);
@@ -239,8 +238,10 @@ const char *pci_class_name(uint8_t cls, uint8_t sub)
 {
 	switch (cls) {
 	case 0x01:
-		return sub == 0x06 ? "SATA controller" : sub == 0x08 ? "NVMe controller" :
-		       sub == 0x01 ? "IDE controller" : "storage controller";
+		return sub == 0x06   ? "SATA controller"
+		       : sub == 0x08 ? "NVMe controller"
+		       : sub == 0x01 ? "IDE controller"
+		                     : "storage controller";
 	case 0x02:
 		return "network controller";
 	case 0x03:
@@ -250,15 +251,18 @@ const char *pci_class_name(uint8_t cls, uint8_t sub)
 	case 0x05:
 		return "memory controller";
 	case 0x06:
-		return sub == 0x00 ? "host bridge" : sub == 0x01 ? "ISA bridge" :
-		       sub == 0x04 ? "PCI bridge" : "bridge";
+		return sub == 0x00   ? "host bridge"
+		       : sub == 0x01 ? "ISA bridge"
+		       : sub == 0x04 ? "PCI bridge"
+		                     : "bridge";
 	case 0x07:
 		return "communication controller";
 	case 0x08:
 		return "system peripheral";
 	case 0x0c:
-		return sub == 0x03 ? "USB controller" : sub == 0x05 ? "SMBus controller" :
-							       "serial bus controller";
+		return sub == 0x03   ? "USB controller"
+		       : sub == 0x05 ? "SMBus controller"
+		                     : "serial bus controller";
 	default:
 		return "device";
 	}
@@ -272,7 +276,7 @@ volatile uint8_t *pci_bar_map(struct pci_dev *d, int bar)
 	return ioremap(d->bar[bar], d->bar_size[bar]);
 }
 
-#define PCI_CAP_MSIX	  0x11
+#define PCI_CAP_MSIX      0x11
 #define MSIX_CTRL_ENABLE  (1u << 15)
 #define MSIX_CTRL_MASKALL (1u << 14)
 
@@ -314,8 +318,8 @@ static int cmd_pci(int argc, char **argv)
 	for (int i = 0; i < g_ndev; i++) {
 		struct pci_dev *d = &g_devs[i];
 		kprintf("%04x:%02x:%02x.%x  %04x:%04x %02x%02x   %s\n", d->segment, d->bus, d->dev,
-			d->fn, d->vendor, d->device, d->class_code, d->subclass,
-			pci_class_name(d->class_code, d->subclass));
+		        d->fn, d->vendor, d->device, d->class_code, d->subclass,
+		        pci_class_name(d->class_code, d->subclass));
 	}
 	kprintf("%d device(s)\n", g_ndev);
 	return 0;

@@ -17,13 +17,13 @@
 #define UART_MCR 4 /* modem control */
 #define UART_LSR 5 /* line status */
 
-#define LCR_DLAB  0x80
-#define LCR_8N1	  0x03
-#define FCR_FIFO  0xc7 /* enable, clear both FIFOs, 14-byte trigger */
+#define LCR_DLAB         0x80
+#define LCR_8N1          0x03
+#define FCR_FIFO         0xc7 /* enable, clear both FIFOs, 14-byte trigger */
 #define MCR_DTR_RTS_OUT2 0x0b /* OUT2 gates the interrupt line on PCs */
-#define LSR_DR	  0x01 /* data ready */
-#define LSR_THRE  0x20 /* transmit holding register empty */
-#define IER_RDA	  0x01 /* received data available interrupt */
+#define LSR_DR           0x01 /* data ready */
+#define LSR_THRE         0x20 /* transmit holding register empty */
+#define IER_RDA          0x01 /* received data available interrupt */
 
 /* uart_init: program divisor 1 (115200 baud from the 1.8432 MHz clock) and 8N1. */
 void uart_init(uint16_t port)

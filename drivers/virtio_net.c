@@ -10,11 +10,11 @@
 #include "kernel/string.h"
 #include "kernel/trap.h"
 
-#define RXQ	    0
-#define TXQ	    1
-#define QMAX	    256
-#define BUF_SIZE    2048 /* one frame + the 12-byte header fits */
-#define HDR	    sizeof(struct virtio_net_hdr)
+#define RXQ      0
+#define TXQ      1
+#define QMAX     256
+#define BUF_SIZE 2048 /* one frame + the 12-byte header fits */
+#define HDR      sizeof(struct virtio_net_hdr)
 
 struct vnet {
 	struct nic nic;
@@ -144,7 +144,8 @@ static struct nic *vnet_probe(struct pci_dev *p)
 	n->priv = v;
 	n->has_irq = msix;
 	for (int i = 0; i < 6; i++)
-		n->mac[i] = (v->dev.features & (1ULL << VIRTIO_NET_F_MAC)) ? vio_cfg8(&v->dev, i) : 0;
+		n->mac[i] =
+		    (v->dev.features & (1ULL << VIRTIO_NET_F_MAC)) ? vio_cfg8(&v->dev, i) : 0;
 	if (msix)
 		irq_register(vec, vnet_irq, n);
 	nic_register(n);

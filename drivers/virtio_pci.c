@@ -45,10 +45,12 @@ static bool find_caps(struct vio_dev *d)
 {
 	struct pci_dev *p = d->pci;
 	volatile uint8_t *bars[6] = {0};
-	for (uint8_t c = pci_find_cap(p, PCI_CAP_VENDOR, 0); c; c = pci_find_cap(p, PCI_CAP_VENDOR, c)) {
+	for (uint8_t c = pci_find_cap(p, PCI_CAP_VENDOR, 0); c;
+	     c = pci_find_cap(p, PCI_CAP_VENDOR, c)) {
 		uint8_t type = pci_read8(p, c + 3), bar = pci_read8(p, c + 4);
 		uint32_t off = pci_read32(p, c + 8), len = pci_read32(p, c + 12);
-		if (bar > 5 || !p->bar_size[bar] || p->bar_io[bar] || (uint64_t)off + len > p->bar_size[bar])
+		if (bar > 5 || !p->bar_size[bar] || p->bar_io[bar] ||
+		    (uint64_t)off + len > p->bar_size[bar])
 			continue;
 		if (!bars[bar] && !(bars[bar] = pci_bar_map(p, bar)))
 			continue;
@@ -97,7 +99,7 @@ bool vio_init(struct vio_dev *d, struct pci_dev *pci, uint64_t wanted)
 }
 
 bool vio_queue_setup(struct vio_dev *d, struct vio_queue *q, uint16_t idx, uint16_t max,
-		     uint16_t msix_vector)
+                     uint16_t msix_vector)
 {
 	memset(q, 0, sizeof(*q));
 	wr16(d->common, VIRTIO_CC_Q_SELECT, idx);
@@ -132,7 +134,8 @@ bool vio_queue_setup(struct vio_dev *d, struct vio_queue *q, uint16_t idx, uint1
 
 void vio_driver_ok(struct vio_dev *d)
 {
-	wr8(d->common, VIRTIO_CC_STATUS, rd8(d->common, VIRTIO_CC_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	wr8(d->common, VIRTIO_CC_STATUS,
+	    rd8(d->common, VIRTIO_CC_STATUS) | VIRTIO_STATUS_DRIVER_OK);
 }
 
 int vio_add(struct vio_queue *q, uint64_t pa, uint32_t len, bool device_writes)
@@ -165,7 +168,7 @@ bool vio_get_used(struct vio_queue *q, uint16_t *id, uint32_t *len)
 		return false;
 	barrier();
 	const volatile struct virtq_used_elem *e =
-		(const volatile struct virtq_used_elem *)(q->used + 4) + (q->last_used % q->size);
+	    (const volatile struct virtq_used_elem *)(q->used + 4) + (q->last_used % q->size);
 	uint32_t i = e->id;
 	*len = e->len;
 	q->last_used++;

@@ -18,7 +18,7 @@ struct vio_queue {
 	uint16_t index, size;
 	struct virtq_desc *desc;
 	volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-	volatile uint8_t *used;	  /* flags, idx, ring[size], avail_event */
+	volatile uint8_t *used;   /* flags, idx, ring[size], avail_event */
 	volatile uint16_t *notify_addr;
 	uint16_t avail_idx, last_used;
 	uint16_t free_head, num_free;
@@ -29,7 +29,7 @@ struct vio_queue {
 bool vio_init(struct vio_dev *d, struct pci_dev *pci, uint64_t wanted);
 /* vio_queue_setup: allocate and enable queue idx with up to max entries. */
 bool vio_queue_setup(struct vio_dev *d, struct vio_queue *q, uint16_t idx, uint16_t max,
-		     uint16_t msix_vector);
+                     uint16_t msix_vector);
 /* vio_driver_ok: the driver is ready. */
 void vio_driver_ok(struct vio_dev *d);
 /* vio_add: put one buffer (physical address, length, device-writable?) on the avail ring;

@@ -73,7 +73,13 @@ static bool find_root(uint64_t rsdp_phys)
 void acpi_init(uint64_t rsdp_phys)
 {
 	if (!rsdp_phys || !find_root(rsdp_phys)) {
-		klog("acpi: no usable tables; running on one CPU without ECAM");
+		/* PC defaults (82093AA at its reset address; OVMF under Bochs has no tables):
+		 * ioapic_init checks that one really answers there. */
+		acpi.nioapic = 1;
+		acpi.ioapic[0].addr = 0xfec00000;
+		acpi.pcat_compat = true;
+		klog("acpi: no usable tables; running on one CPU without ECAM, IOAPIC assumed "
+		     "at 0xfec00000");
 		return;
 	}
 	const struct acpi_sdt *t;
@@ -84,9 +90,9 @@ void acpi_init(uint64_t rsdp_phys)
 	if ((t = acpi_find_table("FACP", 0)) && acpi_parse_fadt(t, t->length, &acpi)) {
 		const struct acpi_sdt *d = table_at(acpi.dsdt_phys);
 		if (d)
-			acpi.have_s5 = acpi_find_s5((const uint8_t *)d + sizeof(*d),
-						    d->length - sizeof(*d), &acpi.slp_typa,
-						    &acpi.slp_typb);
+			acpi.have_s5 =
+			    acpi_find_s5((const uint8_t *)d + sizeof(*d), d->length - sizeof(*d),
+			                 &acpi.slp_typa, &acpi.slp_typb);
 	}
 	klog("acpi: %s, %d CPU(s), %d IOAPIC(s), %d override(s), ECAM %s, PM timer %#x",
 	     acpi.oem_id, acpi.ncpu, acpi.nioapic, acpi.niso, acpi.nmcfg ? "yes" : "no",

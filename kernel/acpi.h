@@ -33,10 +33,10 @@ struct acpi_gas {
 #define ACPI_GAS_MEM 0
 #define ACPI_GAS_IO  1
 
-#define ACPI_MAX_CPUS	 64
+#define ACPI_MAX_CPUS    64
 #define ACPI_MAX_IOAPICS 8
-#define ACPI_MAX_ISO	 24
-#define ACPI_MAX_MCFG	 4
+#define ACPI_MAX_ISO     24
+#define ACPI_MAX_MCFG    4
 
 struct acpi_info {
 	uint64_t lapic_phys;
@@ -67,7 +67,7 @@ struct acpi_info {
 	uint64_t dsdt_phys;
 	uint16_t sci_irq;
 	uint32_t pm1a_cnt, pm1b_cnt; /* I/O ports */
-	uint32_t pm_tmr;	     /* I/O port of the PM timer, 0 if none */
+	uint32_t pm_tmr;             /* I/O port of the PM timer, 0 if none */
 	bool have_reset;
 	struct acpi_gas reset_reg;
 	uint8_t reset_value;

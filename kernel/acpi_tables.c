@@ -202,7 +202,7 @@ bool acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typa, uint8_t *typb)
 		if (o >= len)
 			return false;
 		o += 1 + (aml[o] >> 6); /* PkgLength: lead byte + 0..3 following bytes */
-		o++;			/* NumElements */
+		o++;                    /* NumElements */
 		if (o >= len)
 			return false;
 		size_t n = aml_int(aml + o, len - o, typa);

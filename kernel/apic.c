@@ -11,29 +11,29 @@
 #include "kernel/x86.h"
 
 /* Register offsets (xAPIC MMIO; the x2APIC MSR is 0x800 + offset / 16). */
-#define LAPIC_ID	0x020
-#define LAPIC_EOI	0x0b0
-#define LAPIC_SVR	0x0f0
-#define LAPIC_ICR_LO	0x300
-#define LAPIC_ICR_HI	0x310
-#define LAPIC_LVT_TIMER 0x320
-#define LAPIC_LVT_LINT0 0x350
-#define LAPIC_LVT_LINT1 0x360
-#define LAPIC_LVT_ERROR 0x370
+#define LAPIC_ID         0x020
+#define LAPIC_EOI        0x0b0
+#define LAPIC_SVR        0x0f0
+#define LAPIC_ICR_LO     0x300
+#define LAPIC_ICR_HI     0x310
+#define LAPIC_LVT_TIMER  0x320
+#define LAPIC_LVT_LINT0  0x350
+#define LAPIC_LVT_LINT1  0x360
+#define LAPIC_LVT_ERROR  0x370
 #define LAPIC_TIMER_INIT 0x380
-#define LAPIC_TIMER_CUR 0x390
-#define LAPIC_TIMER_DIV 0x3e0
+#define LAPIC_TIMER_CUR  0x390
+#define LAPIC_TIMER_DIV  0x3e0
 
 #define APIC_BASE_ENABLE (1ULL << 11)
 #define APIC_BASE_X2APIC (1ULL << 10)
-#define SVR_ENABLE	 (1u << 8)
-#define LVT_MASKED	 (1u << 16)
-#define ICR_PENDING	 (1u << 12)
-#define ICR_INIT	 (5u << 8)
-#define ICR_STARTUP	 (6u << 8)
-#define ICR_NMI		 (4u << 8)
-#define ICR_ASSERT	 (1u << 14)
-#define ICR_LEVEL	 (1u << 15)
+#define SVR_ENABLE       (1u << 8)
+#define LVT_MASKED       (1u << 16)
+#define ICR_PENDING      (1u << 12)
+#define ICR_INIT         (5u << 8)
+#define ICR_STARTUP      (6u << 8)
+#define ICR_NMI          (4u << 8)
+#define ICR_ASSERT       (1u << 14)
+#define ICR_LEVEL        (1u << 15)
 #define ICR_ALL_BUT_SELF (3u << 18)
 
 static volatile uint32_t *g_mmio;
@@ -198,4 +198,15 @@ void lapic_start_ap(uint32_t apic_id, uint8_t sipi_page)
 	udelay(200);
 	write_icr(apic_id, ICR_STARTUP | sipi_page);
 	udelay(200);
+}
+
+/* TEMP DEBUG (vmx): highest in-service vector, 0 if none. */
+uint32_t lapic_debug_isr(void)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = rd(0x100 + 0x10 * i);
+		if (w)
+			return 32 * i + 31 - __builtin_clz(w);
+	}
+	return 0;
 }

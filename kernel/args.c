@@ -102,11 +102,28 @@ bool parse_size(const char *s, uint64_t *bytes)
 	const char *u = s + n;
 	unsigned shift = 0;
 	switch (*u) {
-	case 'k': case 'K': shift = 10; u++; break;
-	case 'm': case 'M': shift = 20; u++; break;
-	case 'g': case 'G': shift = 30; u++; break;
-	case 't': case 'T': shift = 40; u++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		u++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		u++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		u++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		u++;
+		break;
+	default:
+		break;
 	}
 	if (shift && u[0] == 'i' && u[1] == 'B')
 		u += 2;
@@ -153,7 +170,8 @@ bool name_valid(const char *s)
 	size_t n = 0;
 	for (; s[n]; n++) {
 		char c = s[n];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!alnum && (n == 0 || (c != '-' && c != '_' && c != '.')))
 			return false;
 		if (n >= 31)
@@ -173,7 +191,7 @@ void format_size(uint64_t bytes, char *buf, size_t cap)
 	uint64_t frac = u ? ((bytes - (whole << (10 * u))) * 10) >> (10 * u) : 0;
 	if (frac)
 		fmt_snprintf(buf, cap, "%llu.%llu%c", (unsigned long long)whole,
-			     (unsigned long long)frac, units[u]);
+		             (unsigned long long)frac, units[u]);
 	else
 		fmt_snprintf(buf, cap, "%llu%c", (unsigned long long)whole, units[u]);
 }
@@ -216,5 +234,6 @@ bool parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix)
 
 void format_ipv4(uint32_t ip, char *buf, size_t cap)
 {
-	fmt_snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+	fmt_snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+	             ip & 255);
 }

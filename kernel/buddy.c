@@ -45,7 +45,7 @@ static void unlink(struct buddy *b, uint64_t pfn, unsigned order)
 
 /* buddy_init: empty allocator over the range; every page starts out allocated. */
 void buddy_init(struct buddy *b, uint64_t base_pfn, uint64_t npages, uint8_t *order_map,
-		uint64_t vofs)
+                uint64_t vofs)
 {
 	b->base_pfn = base_pfn;
 	b->npages = npages;
@@ -87,7 +87,8 @@ void buddy_free(struct buddy *b, uint64_t pfn, unsigned order)
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
 		/* a page that is the head of a free block inside ours means a double free */
 		if (b->order_map[pfn + i - b->base_pfn] != BUDDY_NOT_FREE)
-			panic("buddy_free: double free of pfn %#llx", (unsigned long long)(pfn + i));
+			panic("buddy_free: double free of pfn %#llx",
+			      (unsigned long long)(pfn + i));
 	}
 	if (inside_free_block(b, pfn, order))
 		panic("buddy_free: double free of pfn %#llx", (unsigned long long)pfn);
@@ -118,7 +119,7 @@ void buddy_add_range(struct buddy *b, uint64_t pfn, uint64_t count)
 
 /* find_block: a free block of order >= want whose low sub-block ends at or below limit. */
 static bool find_block(struct buddy *b, unsigned want, uint64_t limit, uint64_t *pfn,
-		       unsigned *order)
+                       unsigned *order)
 {
 	for (unsigned o = want; o <= BUDDY_MAX_ORDER; o++) {
 		for (struct buddy_node *n = b->free[o]; n; n = n->next) {

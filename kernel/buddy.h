@@ -12,7 +12,7 @@
 #include "kernel/compiler.h"
 
 #define BUDDY_MAX_ORDER 18 /* 1 GiB blocks */
-#define BUDDY_NOT_FREE	0xff
+#define BUDDY_NOT_FREE  0xff
 
 struct buddy_node {
 	struct buddy_node *next, *prev;
@@ -21,7 +21,7 @@ struct buddy_node {
 struct buddy {
 	uint64_t base_pfn, npages;
 	uint8_t *order_map; /* npages bytes */
-	uint64_t vofs;	    /* virtual address of physical page p = (p << 12) + vofs */
+	uint64_t vofs;      /* virtual address of physical page p = (p << 12) + vofs */
 	struct buddy_node *free[BUDDY_MAX_ORDER + 1];
 	uint64_t nfree[BUDDY_MAX_ORDER + 1];
 	uint64_t free_pages;
@@ -29,7 +29,7 @@ struct buddy {
 
 /* buddy_init: manage [base_pfn, base_pfn+npages), all initially allocated. */
 void buddy_init(struct buddy *b, uint64_t base_pfn, uint64_t npages, uint8_t *order_map,
-		uint64_t vofs);
+                uint64_t vofs);
 /* buddy_add_range: give pages [pfn, pfn+count) to the allocator (count may be any size). */
 void buddy_add_range(struct buddy *b, uint64_t pfn, uint64_t count);
 /* buddy_alloc: a free block of 2^order pages ending at or below limit_pfn (0: no limit). */

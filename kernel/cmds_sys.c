@@ -40,7 +40,7 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 SHELL_COMMAND(version, "version", "version", "show version, CPU and virtualization backend",
-	      cmd_version);
+              cmd_version);
 
 /* cmd_cpus: one line per CPU. */
 static int cmd_cpus(int argc, char **argv)
@@ -52,8 +52,8 @@ static int cmd_cpus(int argc, char **argv)
 	for (int i = 0; i < ncpus; i++) {
 		struct cpu *c = &cpus[i];
 		kprintf("%-4d %-8u %-8s %10llu %10llu\n", i, c->apic_id,
-			c->online ? "online" : "offline", (unsigned long long)irq_total(i),
-			(unsigned long long)c->ticks);
+		        c->online ? "online" : "offline", (unsigned long long)irq_total(i),
+		        (unsigned long long)c->ticks);
 	}
 	kprintf("%d of %d CPU(s) online\n", cpus_online(), ncpus);
 	return 0;
@@ -80,7 +80,7 @@ static int cmd_mem(int argc, char **argv)
 	kprintf("free:  %llu MiB\n", mib(s.free));
 	kprintf("used:  %llu MiB\n", mib(s.total - s.free));
 	kprintf("heap:  %llu KiB in %llu allocation(s)\n",
-		(unsigned long long)(h.bytes_in_use >> 10), (unsigned long long)h.allocations);
+	        (unsigned long long)(h.bytes_in_use >> 10), (unsigned long long)h.allocations);
 	return 0;
 }
 SHELL_COMMAND(mem, "mem", "mem", "show total, free and used host memory", cmd_mem);
@@ -93,10 +93,10 @@ static int cmd_uptime(int argc, char **argv)
 		return shell_usage("uptime");
 	uint64_t ms = time_ns() / 1000000;
 	uint64_t s = ms / 1000;
-	kprintf("up %llud %02llu:%02llu:%02llu (%llu.%03llu s)\n",
-		(unsigned long long)(s / 86400), (unsigned long long)(s / 3600 % 24),
-		(unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60),
-		(unsigned long long)s, (unsigned long long)(ms % 1000));
+	kprintf("up %llud %02llu:%02llu:%02llu (%llu.%03llu s)\n", (unsigned long long)(s / 86400),
+	        (unsigned long long)(s / 3600 % 24), (unsigned long long)(s / 60 % 60),
+	        (unsigned long long)(s % 60), (unsigned long long)s,
+	        (unsigned long long)(ms % 1000));
 	return 0;
 }
 SHELL_COMMAND(uptime, "uptime", "uptime", "show time since boot", cmd_uptime);
@@ -123,8 +123,8 @@ static void print_thread(struct thread *t, void *arg)
 	(void)arg;
 	static const char *const st[] = {"ready", "running", "blocked", "dead"};
 	kprintf("%-4d %-20s %-4d %-8s %8llu\n", t->id, t->name, t->cpu,
-		t->state >= 0 && t->state <= T_DEAD ? st[t->state] : "?",
-		(unsigned long long)(tsc_to_ns(t->run_tsc) / 1000000));
+	        t->state >= 0 && t->state <= T_DEAD ? st[t->state] : "?",
+	        (unsigned long long)(tsc_to_ns(t->run_tsc) / 1000000));
 }
 
 /* cmd_threads: kernel threads and their CPU time. */
@@ -176,13 +176,13 @@ static int cmd_panic_test(int argc, char **argv)
 		__asm__ volatile("ud2");
 	else if (!strcmp(kind, "gp"))
 		__asm__ volatile("mov %0, %%rax; mov (%%rax), %%rax" ::"r"(0x8000000000000000ULL)
-				 : "rax");
+		                 : "rax");
 	else if (!strcmp(kind, "pf"))
 		(void)*(volatile uint64_t *)g_unmapped;
 	else if (!strcmp(kind, "de")) {
 		volatile uint64_t zero = 0;
 		__asm__ volatile("xor %%edx, %%edx; mov $1, %%eax; divq %0" ::"r"(zero)
-				 : "rax", "rdx");
+		                 : "rax", "rdx");
 	} else if (!strcmp(kind, "panic"))
 		panic("panic-test requested by the operator");
 	else
@@ -190,4 +190,4 @@ static int cmd_panic_test(int argc, char **argv)
 	return shell_error("the fault did not happen");
 }
 SHELL_DEBUG_COMMAND(panic_test, "panic-test", "panic-test ud|gp|pf|de|panic",
-		    "crash the host on purpose (debug)", cmd_panic_test);
+                    "crash the host on purpose (debug)", cmd_panic_test);

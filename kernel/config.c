@@ -126,7 +126,7 @@ static int cmd_config(int argc, char **argv)
 		return 0;
 	}
 	kprintf("# tern.conf (%llu bytes, %d error(s) at boot; see 'log')\n",
-		(unsigned long long)f->size, g_errors);
+	        (unsigned long long)f->size, g_errors);
 	console_write_text((const char *)f->data, f->size);
 	return 0;
 }

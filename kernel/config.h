@@ -25,10 +25,10 @@ struct conf_section_def {
 
 #define CONF_KEY(id, k, f)                                                                         \
 	static const struct conf_key_def conf_key_##id                                             \
-		__attribute__((used, section(".conf_keys"), aligned(8))) = {k, f}
+	    __attribute__((used, section(".conf_keys"), aligned(8))) = {k, f}
 #define CONF_SECTION(id, t, b, k, e)                                                               \
 	static const struct conf_section_def conf_section_##id                                     \
-		__attribute__((used, section(".conf_sections"), aligned(8))) = {t, b, k, e}
+	    __attribute__((used, section(".conf_sections"), aligned(8))) = {t, b, k, e}
 
 /* config_load: parse tern.conf from the boot stick, if there is one. */
 void config_load(void);

@@ -33,5 +33,4 @@ void console_input(const char *s, size_t n);
 /* console_set_emergency: after a panic, write without taking the (maybe held) lock. */
 void console_set_emergency(void);
 
-
 #endif

@@ -45,7 +45,7 @@ static void put_str(struct outbuf *o, const char *s, const struct spec *sp)
 
 /* put_num: emit an integer in the given base with sign, padding and case. */
 static void put_num(struct outbuf *o, uint64_t v, bool neg, unsigned base, bool upper,
-		    const struct spec *sp)
+                    const struct spec *sp)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char tmp[24];

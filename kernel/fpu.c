@@ -58,7 +58,7 @@ void *fpu_alloc(void)
 {
 	uint8_t *a = pmm_alloc_kva(g_size);
 	if (a) {
-		*(uint16_t *)(a + 0) = 0x037f;	/* FCW default */
+		*(uint16_t *)(a + 0) = 0x037f;  /* FCW default */
 		*(uint32_t *)(a + 24) = 0x1f80; /* MXCSR default */
 	}
 	return a;
@@ -74,9 +74,9 @@ static void save(void *area)
 {
 	if (g_xsave)
 		__asm__ volatile("xsave64 (%0)"
-				 :
-				 : "r"(area), "a"((uint32_t)g_xcr0), "d"((uint32_t)(g_xcr0 >> 32))
-				 : "memory");
+		                 :
+		                 : "r"(area), "a"((uint32_t)g_xcr0), "d"((uint32_t)(g_xcr0 >> 32))
+		                 : "memory");
 	else
 		__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
 }
@@ -86,9 +86,9 @@ static void restore(void *area)
 {
 	if (g_xsave)
 		__asm__ volatile("xrstor64 (%0)"
-				 :
-				 : "r"(area), "a"((uint32_t)g_xcr0), "d"((uint32_t)(g_xcr0 >> 32))
-				 : "memory");
+		                 :
+		                 : "r"(area), "a"((uint32_t)g_xcr0), "d"((uint32_t)(g_xcr0 >> 32))
+		                 : "memory");
 	else
 		__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
 }

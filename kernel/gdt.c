@@ -12,7 +12,7 @@
 static void tss_descriptor(uint64_t *slot, uint64_t base, uint32_t limit)
 {
 	slot[0] = (limit & 0xffffULL) | ((base & 0xffffffULL) << 16) | (0x89ULL << 40) |
-		  ((uint64_t)((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xffULL) << 56);
+	          ((uint64_t)((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xffULL) << 56);
 	slot[1] = base >> 32;
 }
 
@@ -35,18 +35,18 @@ void gdt_init_cpu(struct gdt_block *g)
 		uint64_t base;
 	} gdtr = {sizeof(g->gdt) - 1, (uint64_t)g->gdt};
 	__asm__ volatile("lgdt %0\n\t"
-			 "mov %1, %%ds\n\t"
-			 "mov %1, %%es\n\t"
-			 "mov %1, %%ss\n\t"
-			 "xor %%eax, %%eax\n\t"
-			 "mov %%ax, %%fs\n\t"
-			 "pushq %2\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "lretq\n"
-			 "1:\n\t"
-			 "ltr %w3"
-			 :
-			 : "m"(gdtr), "r"((uint64_t)SEL_KDATA), "i"(SEL_KCODE), "r"(SEL_TSS)
-			 : "rax", "memory");
+	                 "mov %1, %%ds\n\t"
+	                 "mov %1, %%es\n\t"
+	                 "mov %1, %%ss\n\t"
+	                 "xor %%eax, %%eax\n\t"
+	                 "mov %%ax, %%fs\n\t"
+	                 "pushq %2\n\t"
+	                 "leaq 1f(%%rip), %%rax\n\t"
+	                 "pushq %%rax\n\t"
+	                 "lretq\n"
+	                 "1:\n\t"
+	                 "ltr %w3"
+	                 :
+	                 : "m"(gdtr), "r"((uint64_t)SEL_KDATA), "i"(SEL_KCODE), "r"(SEL_TSS)
+	                 : "rax", "memory");
 }

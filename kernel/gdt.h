@@ -6,13 +6,13 @@
 
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
-#define SEL_TSS	  0x18 /* 16-byte system descriptor: slots 3 and 4 */
+#define SEL_TSS   0x18 /* 16-byte system descriptor: slots 3 and 4 */
 
 /* IST slots used by the IDT for exceptions that must not run on a possibly broken stack. */
 #define IST_DOUBLE_FAULT 1
-#define IST_NMI		 2
-#define IST_MCE		 3
-#define IST_STACK_SIZE	 (16 * 1024)
+#define IST_NMI          2
+#define IST_MCE          3
+#define IST_STACK_SIZE   (16 * 1024)
 
 struct tss {
 	uint32_t reserved0;

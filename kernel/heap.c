@@ -9,12 +9,12 @@
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
 
-#define HEAP_MAGIC   0x48656170u /* "Heap" */
-#define HEAP_FREED   0x46726565u /* "Free" */
-#define MIN_SHIFT    5
-#define MAX_SHIFT    12
-#define NCLASSES     (MAX_SHIFT - MIN_SHIFT + 1)
-#define LARGE_FLAG   0x100u
+#define HEAP_MAGIC 0x48656170u /* "Heap" */
+#define HEAP_FREED 0x46726565u /* "Free" */
+#define MIN_SHIFT  5
+#define MAX_SHIFT  12
+#define NCLASSES   (MAX_SHIFT - MIN_SHIFT + 1)
+#define LARGE_FLAG 0x100u
 
 struct hdr {
 	uint32_t magic;

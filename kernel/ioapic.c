@@ -5,13 +5,13 @@
 #include "kernel/vm.h"
 #include "kernel/x86.h"
 
-#define IOREGSEL 0x00
-#define IOWIN	 0x10
-#define REG_VER	 0x01
+#define IOREGSEL     0x00
+#define IOWIN        0x10
+#define REG_VER      0x01
 #define REG_REDIR(n) (0x10 + 2 * (n))
 
-#define REDIR_MASKED	 (1ULL << 16)
-#define REDIR_LEVEL	 (1ULL << 15)
+#define REDIR_MASKED     (1ULL << 16)
+#define REDIR_LEVEL      (1ULL << 15)
 #define REDIR_ACTIVE_LOW (1ULL << 13)
 
 struct ioapic {
@@ -58,7 +58,13 @@ void ioapic_init(void)
 		struct ioapic *a = &g_ioapic[g_n++];
 		a->mmio = ioremap(acpi.ioapic[i].addr, 4096);
 		a->gsi_base = acpi.ioapic[i].gsi_base;
-		a->nredir = ((io_rd(a, REG_VER) >> 16) & 0xff) + 1;
+		uint32_t ver = io_rd(a, REG_VER);
+		if (ver == 0xffffffffu || (ver & 0xff) < 0x10) { /* no 82093AA (v. 1x/2x) */
+			klog("ioapic: none answers at %#x", acpi.ioapic[i].addr);
+			g_n--;
+			continue;
+		}
+		a->nredir = ((ver >> 16) & 0xff) + 1;
 		for (int n = 0; n < a->nredir; n++) {
 			io_wr(a, REG_REDIR(n) + 1, 0);
 			io_wr(a, REG_REDIR(n), (uint32_t)REDIR_MASKED);
@@ -77,7 +83,7 @@ bool ioapic_route_gsi(uint32_t gsi, int vector, uint32_t apic_id, bool level, bo
 			continue;
 		uint32_t n = gsi - a->gsi_base;
 		uint64_t e = (uint64_t)vector | (level ? REDIR_LEVEL : 0) |
-			     (active_low ? REDIR_ACTIVE_LOW : 0) | ((uint64_t)apic_id << 56);
+		             (active_low ? REDIR_ACTIVE_LOW : 0) | ((uint64_t)apic_id << 56);
 		io_wr(a, REG_REDIR(n), (uint32_t)REDIR_MASKED);
 		io_wr(a, REG_REDIR(n) + 1, (uint32_t)(e >> 32));
 		io_wr(a, REG_REDIR(n), (uint32_t)e);

@@ -26,11 +26,11 @@ struct lineedit {
 	size_t len, pos;
 	char line[LE_LINE_MAX]; /* the completed line after LE_DONE */
 	char hist[LE_HISTORY][LE_LINE_MAX];
-	int hist_count;	  /* entries stored (<= LE_HISTORY) */
-	int hist_newest;  /* index of the newest entry */
-	int hist_browse;  /* 0 = editing a new line, k = k-th newest entry shown */
+	int hist_count;          /* entries stored (<= LE_HISTORY) */
+	int hist_newest;         /* index of the newest entry */
+	int hist_browse;         /* 0 = editing a new line, k = k-th newest entry shown */
 	char saved[LE_LINE_MAX]; /* the new line while browsing history */
-	int esc;	  /* escape-sequence parser state */
+	int esc;                 /* escape-sequence parser state */
 	char esc_arg;
 	bool last_cr;
 	char out[LE_OUT_MAX]; /* bytes to send to the terminal after each le_feed */

@@ -33,8 +33,9 @@ static void vlog(bool echo, const char *fmt, va_list ap)
 {
 	char buf[512];
 	uint64_t ns = time_ns();
-	int h = fmt_snprintf(buf, sizeof(buf), "[%5llu.%06llu] ", (unsigned long long)(ns / 1000000000ULL),
-			     (unsigned long long)(ns / 1000 % 1000000));
+	int h = fmt_snprintf(buf, sizeof(buf), "[%5llu.%06llu] ",
+	                     (unsigned long long)(ns / 1000000000ULL),
+	                     (unsigned long long)(ns / 1000 % 1000000));
 	int n = fmt_vsnprintf(buf + h, sizeof(buf) - h - 1, fmt, ap);
 	size_t len = (size_t)h + (n < (int)(sizeof(buf) - h - 1) ? (size_t)n : sizeof(buf) - h - 2);
 	buf[len++] = '\n';

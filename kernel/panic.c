@@ -31,7 +31,7 @@ void panic(const char *fmt, ...)
 	int me = cpu_id();
 	int expect = -1;
 	if (!__atomic_compare_exchange_n(&g_panicking, &expect, me, false, __ATOMIC_SEQ_CST,
-					 __ATOMIC_SEQ_CST) &&
+	                                 __ATOMIC_SEQ_CST) &&
 	    expect != me)
 		panic_stop_cpu(); /* someone else is already reporting */
 	console_set_emergency();

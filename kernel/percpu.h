@@ -15,7 +15,7 @@ struct thread;
 
 struct cpu {
 	struct cpu *self; /* must stay first: read through %gs:0 */
-	int id;		  /* dense index, 0 = boot CPU */
+	int id;           /* dense index, 0 = boot CPU */
 	uint32_t apic_id;
 	volatile bool online;
 	bool present;
@@ -27,10 +27,10 @@ struct cpu {
 	struct thread *current;
 	struct thread *idle;
 	struct thread *runq_head, *runq_tail;
-	struct thread *sleepq;	    /* threads blocked with a deadline */
-	struct thread *zombie;	    /* exited thread whose stack is freed after the switch */
-	struct thread *fpu_owner;   /* thread whose FPU state is in the registers */
-	uint64_t timer_hint;	    /* extra timer deadline of the running thread (guest timers) */
+	struct thread *sleepq;    /* threads blocked with a deadline */
+	struct thread *zombie;    /* exited thread whose stack is freed after the switch */
+	struct thread *fpu_owner; /* thread whose FPU state is in the registers */
+	uint64_t timer_hint;      /* extra timer deadline of the running thread (guest timers) */
 	struct spinlock runq_lock;
 	volatile bool need_resched;
 	volatile bool in_idle;

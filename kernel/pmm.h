@@ -20,8 +20,8 @@ void *pmm_alloc_kva(size_t size);
 void pmm_free_kva(void *p, size_t size);
 
 struct pmm_stats {
-	uint64_t total; /* bytes of RAM the firmware reported */
-	uint64_t free;	/* bytes free in the allocator */
+	uint64_t total;       /* bytes of RAM the firmware reported */
+	uint64_t free;        /* bytes free in the allocator */
 	uint64_t managed_end; /* highest physical address of RAM */
 };
 void pmm_get_stats(struct pmm_stats *s);

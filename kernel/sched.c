@@ -188,7 +188,7 @@ static struct thread *create(const char *name, void (*fn)(void *), void *arg, in
 	t->arg = arg;
 	t->cpu = cpu;
 	uint64_t *sp = (uint64_t *)((char *)t->stack + THREAD_STACK_SIZE);
-	*--sp = 0;			/* alignment: thread_start sees rsp % 16 == 8 */
+	*--sp = 0;                      /* alignment: thread_start sees rsp % 16 == 8 */
 	*--sp = (uint64_t)thread_start; /* switch_to's ret */
 	for (int i = 0; i < 6; i++)
 		*--sp = 0; /* rbp rbx r12 r13 r14 r15 */
@@ -217,7 +217,7 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, in
 }
 
 struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu,
-				 void *fpu_area)
+                                 void *fpu_area)
 {
 	return create(name, fn, arg, cpu, fpu_area);
 }

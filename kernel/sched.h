@@ -15,17 +15,17 @@
 
 enum thread_state { T_RUNNABLE, T_RUNNING, T_BLOCKED, T_DEAD };
 
-#define THREAD_NAME_MAX	  24
+#define THREAD_NAME_MAX   24
 #define THREAD_STACK_SIZE (32 * 1024)
 
 struct console_capture;
 
 struct thread {
-	uint64_t rsp; /* saved stack pointer while switched out; must stay first */
-	struct thread *next;	     /* run queue link */
-	struct thread *sleep_next;   /* per-CPU deadline list link */
-	struct thread *all_next;     /* list of all threads */
-	volatile int state;	     /* enum thread_state */
+	uint64_t rsp;              /* saved stack pointer while switched out; must stay first */
+	struct thread *next;       /* run queue link */
+	struct thread *sleep_next; /* per-CPU deadline list link */
+	struct thread *all_next;   /* list of all threads */
+	volatile int state;        /* enum thread_state */
 	bool on_runq, on_sleepq, timed_out;
 	int cpu;
 	int id;
@@ -34,9 +34,9 @@ struct thread {
 	void *stack;
 	void (*fn)(void *);
 	void *arg;
-	uint64_t run_tsc, switched_in; /* accumulated run time */
-	void *fpu;		       /* XSAVE area for threads that run guest code, else NULL */
-	void *priv;		       /* owner data (e.g. the vCPU a thread runs) */
+	uint64_t run_tsc, switched_in;   /* accumulated run time */
+	void *fpu;                       /* XSAVE area for threads that run guest code, else NULL */
+	void *priv;                      /* owner data (e.g. the vCPU a thread runs) */
 	struct console_capture *capture; /* console output of this thread goes here if set */
 };
 
@@ -49,7 +49,7 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, in
 /* thread_create_fpu: as thread_create, for threads that run guest code: fpu_area (from
  * fpu_alloc, owned by the caller) holds their FPU state while they are switched out. */
 struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg, int cpu,
-				 void *fpu_area);
+                                 void *fpu_area);
 /* sched_set_timer_hint: the running thread wants a timer interrupt at TSC tsc (0 = none). */
 void sched_set_timer_hint(uint64_t tsc);
 /* thread_exit: end the current thread. */

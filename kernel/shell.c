@@ -39,7 +39,7 @@ int shell_usage(const char *usage)
 
 /* shell_dispatch_sub: "FAMILY SUB args..." through a sub-command table. */
 int shell_dispatch_sub(const char *family, const struct shell_sub *subs, size_t n, int argc,
-		       char **argv)
+                       char **argv)
 {
 	if (argc >= 2) {
 		for (size_t i = 0; i < n; i++)
@@ -125,4 +125,4 @@ static int cmd_help(int argc, char **argv)
 	}
 }
 SHELL_COMMAND(help, "help", "help [COMMAND]", "list commands, or show one command's usage",
-	      cmd_help);
+              cmd_help);

@@ -20,10 +20,10 @@ struct shell_cmd {
 
 #define SHELL_COMMAND(id, nm, us, hl, f)                                                           \
 	static const struct shell_cmd shell_cmd_##id                                               \
-		__attribute__((used, section(".shell_cmds"), aligned(8))) = {nm, us, hl, f, false}
+	    __attribute__((used, section(".shell_cmds"), aligned(8))) = {nm, us, hl, f, false}
 #define SHELL_DEBUG_COMMAND(id, nm, us, hl, f)                                                     \
 	static const struct shell_cmd shell_cmd_##id                                               \
-		__attribute__((used, section(".shell_cmds"), aligned(8))) = {nm, us, hl, f, true}
+	    __attribute__((used, section(".shell_cmds"), aligned(8))) = {nm, us, hl, f, true}
 
 /* A sub-command of a command family ("vm start"). */
 struct shell_sub {
@@ -43,7 +43,7 @@ int shell_error(const char *fmt, ...) __printf(1, 2);
 int shell_usage(const char *usage);
 /* shell_dispatch_sub: run argv[1] from a sub-command table; prints the family usage if none. */
 int shell_dispatch_sub(const char *family, const struct shell_sub *subs, size_t n, int argc,
-		       char **argv);
+                       char **argv);
 /* shell_interrupted: true if the operator pressed Ctrl-C while a command runs (polls input). */
 bool shell_interrupted(void);
 

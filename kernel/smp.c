@@ -17,7 +17,7 @@
 #include "kernel/x86.h"
 
 extern char tramp_start[], tramp_end[], tramp_p_cr3[], tramp_p_efer[], tramp_p_stack[],
-	tramp_p_entry[], tramp_p_arg[];
+    tramp_p_entry[], tramp_p_arg[];
 
 #define AP_STACK_SIZE (32 * 1024)
 

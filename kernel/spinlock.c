@@ -32,7 +32,7 @@ bool spin_trylock(struct spinlock *l)
 	uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
 	uint32_t expect = owner;
 	if (!__atomic_compare_exchange_n(&l->next, &expect, owner + 1, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED)) {
+	                                 __ATOMIC_RELAXED)) {
 		irq_restore(flags);
 		return false;
 	}

@@ -16,7 +16,10 @@ struct spinlock {
 	const char *name;
 };
 
-#define SPINLOCK_INIT(n) {0, 0, 0, 0, n}
+#define SPINLOCK_INIT(n)                                                                           \
+	{                                                                                          \
+		0, 0, 0, 0, n                                                                      \
+	}
 
 void spin_init(struct spinlock *l, const char *name);
 void spin_lock(struct spinlock *l);

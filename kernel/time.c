@@ -4,9 +4,9 @@
 #include "kernel/log.h"
 #include "kernel/x86.h"
 
-#define PIT_HZ	     1193182ULL
-#define PM_TIMER_HZ  3579545ULL
-#define CAL_MS	     10
+#define PIT_HZ      1193182ULL
+#define PM_TIMER_HZ 3579545ULL
+#define CAL_MS      10
 
 uint64_t tsc_hz;
 static uint64_t g_tsc0;
@@ -16,7 +16,7 @@ static uint64_t pit_measure(void)
 {
 	uint16_t latch = (uint16_t)(PIT_HZ * CAL_MS / 1000);
 	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate on, speaker off */
-	outb(0x43, 0xb0);			/* channel 2, lo/hi byte, mode 0, binary */
+	outb(0x43, 0xb0);                       /* channel 2, lo/hi byte, mode 0, binary */
 	outb(0x42, latch & 0xff);
 	outb(0x42, latch >> 8);
 	uint64_t t0 = rdtsc();

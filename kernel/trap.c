@@ -31,26 +31,49 @@ static struct {
 } g_handlers[256];
 static struct spinlock g_vec_lock = SPINLOCK_INIT("vectors");
 
-static const char *const g_exc_names[32] = {
-	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-	"#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-	"coprocessor overrun", "#TS invalid TSS", "#NP segment not present",
-	"#SS stack fault", "#GP general protection", "#PF page fault", "reserved 15",
-	"#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD exception",
-	"#VE virtualization", "#CP control protection", "reserved 22", "reserved 23",
-	"reserved 24", "reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
-	"#VC VMM communication", "#SX security", "reserved 31"};
+static const char *const g_exc_names[32] = {"#DE divide error",
+                                            "#DB debug",
+                                            "NMI",
+                                            "#BP breakpoint",
+                                            "#OF overflow",
+                                            "#BR bound range",
+                                            "#UD invalid opcode",
+                                            "#NM device not available",
+                                            "#DF double fault",
+                                            "coprocessor overrun",
+                                            "#TS invalid TSS",
+                                            "#NP segment not present",
+                                            "#SS stack fault",
+                                            "#GP general protection",
+                                            "#PF page fault",
+                                            "reserved 15",
+                                            "#MF x87 error",
+                                            "#AC alignment check",
+                                            "#MC machine check",
+                                            "#XM SIMD exception",
+                                            "#VE virtualization",
+                                            "#CP control protection",
+                                            "reserved 22",
+                                            "reserved 23",
+                                            "reserved 24",
+                                            "reserved 25",
+                                            "reserved 26",
+                                            "reserved 27",
+                                            "#HV hypervisor injection",
+                                            "#VC VMM communication",
+                                            "#SX security",
+                                            "reserved 31"};
 
 /* set_gate: an interrupt gate (IF cleared on entry) for vector v. */
 static void set_gate(int v, uint64_t handler, int ist)
 {
 	g_idt[v] = (struct idt_gate){
-		.off_lo = handler & 0xffff,
-		.sel = SEL_KCODE,
-		.ist = (uint8_t)ist,
-		.type = 0x8e,
-		.off_mid = (handler >> 16) & 0xffff,
-		.off_hi = (uint32_t)(handler >> 32),
+	    .off_lo = handler & 0xffff,
+	    .sel = SEL_KCODE,
+	    .ist = (uint8_t)ist,
+	    .type = 0x8e,
+	    .off_mid = (handler >> 16) & 0xffff,
+	    .off_hi = (uint32_t)(handler >> 32),
 	};
 }
 
@@ -102,7 +125,7 @@ static void print_sym(uint64_t addr)
 	const char *name = ksym_lookup(addr, &off);
 	if (name)
 		kprintf("  %016llx %s+%#llx\n", (unsigned long long)addr, name,
-			(unsigned long long)off);
+		        (unsigned long long)off);
 	else
 		kprintf("  %016llx\n", (unsigned long long)addr);
 }
@@ -130,24 +153,20 @@ void stack_trace(uint64_t rbp, uint64_t rip)
 void trap_dump(const struct trap_frame *f)
 {
 	kprintf("Register dump (CPU %d):\n", cpu_id());
-	kprintf("RIP=%016llx CS=%04llx RFLAGS=%016llx ERR=%016llx\n",
-		(unsigned long long)f->rip, (unsigned long long)f->cs,
-		(unsigned long long)f->rflags, (unsigned long long)f->error);
+	kprintf("RIP=%016llx CS=%04llx RFLAGS=%016llx ERR=%016llx\n", (unsigned long long)f->rip,
+	        (unsigned long long)f->cs, (unsigned long long)f->rflags,
+	        (unsigned long long)f->error);
 	kprintf("RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", (unsigned long long)f->rax,
-		(unsigned long long)f->rbx, (unsigned long long)f->rcx,
-		(unsigned long long)f->rdx);
+	        (unsigned long long)f->rbx, (unsigned long long)f->rcx, (unsigned long long)f->rdx);
 	kprintf("RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", (unsigned long long)f->rsi,
-		(unsigned long long)f->rdi, (unsigned long long)f->rbp,
-		(unsigned long long)f->rsp);
+	        (unsigned long long)f->rdi, (unsigned long long)f->rbp, (unsigned long long)f->rsp);
 	kprintf("R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n", (unsigned long long)f->r8,
-		(unsigned long long)f->r9, (unsigned long long)f->r10,
-		(unsigned long long)f->r11);
-	kprintf("R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n",
-		(unsigned long long)f->r12, (unsigned long long)f->r13,
-		(unsigned long long)f->r14, (unsigned long long)f->r15);
-	kprintf("CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n",
-		(unsigned long long)read_cr0(), (unsigned long long)read_cr2(),
-		(unsigned long long)read_cr3(), (unsigned long long)read_cr4());
+	        (unsigned long long)f->r9, (unsigned long long)f->r10, (unsigned long long)f->r11);
+	kprintf("R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n", (unsigned long long)f->r12,
+	        (unsigned long long)f->r13, (unsigned long long)f->r14, (unsigned long long)f->r15);
+	kprintf("CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n", (unsigned long long)read_cr0(),
+	        (unsigned long long)read_cr2(), (unsigned long long)read_cr3(),
+	        (unsigned long long)read_cr4());
 	stack_trace(f->rbp, f->rip);
 }
 
@@ -161,7 +180,7 @@ static void exception(struct trap_frame *f)
 		return;
 	}
 	kprintf("\nCPU %d: exception %s (vector %llu)", cpu_id(), g_exc_names[f->vector],
-		(unsigned long long)f->vector);
+	        (unsigned long long)f->vector);
 	if (f->vector == 14)
 		kprintf(" accessing %#llx", (unsigned long long)read_cr2());
 	kprintf("\n");

@@ -13,7 +13,7 @@ struct trap_frame {
 };
 
 /* Fixed vectors. Device interrupts get theirs from irq_alloc_vector(). */
-#define VEC_NMI	      2
+#define VEC_NMI       2
 #define VEC_DEVICE_LO 0x30
 #define VEC_DEVICE_HI 0xdf
 #define VEC_TIMER     0xef

@@ -9,7 +9,7 @@
 #include "kernel/x86.h"
 
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[],
-	__kernel_end[];
+    __kernel_end[];
 
 static uint64_t g_pml4; /* physical */
 static uint64_t g_ioremap_next = IOREMAP_BASE;
@@ -41,7 +41,8 @@ static uint64_t *walk(uint64_t va, int level)
 	return &table[PT_INDEX(va, level)];
 }
 
-/* map_range: map [va, va+size) to pa with leaf pages of the given level (0 = 4K, 1 = 2M, 2 = 1G). */
+/* map_range: map [va, va+size) to pa with leaf pages of the given level (0 = 4K, 1 = 2M, 2 = 1G).
+ */
 static void map_range(uint64_t va, uint64_t pa, uint64_t size, int level, uint64_t flags)
 {
 	uint64_t step = PAGE_SIZE << (9 * level);
@@ -98,10 +99,10 @@ void vm_init(const struct boot_info *bi)
 	uint64_t top = MAX(st.managed_end, 4ULL << 30);
 	if (has_1g_pages())
 		map_range(PHYSMAP_BASE, 0, ALIGN_UP(top, HUGE_PAGE_SIZE), 2,
-			  PTE_W | PTE_G | PTE_NX);
+		          PTE_W | PTE_G | PTE_NX);
 	else
 		map_range(PHYSMAP_BASE, 0, ALIGN_UP(top, LARGE_PAGE_SIZE), 1,
-			  PTE_W | PTE_G | PTE_NX);
+		          PTE_W | PTE_G | PTE_NX);
 	map_kernel_image();
 	walk(IOREMAP_BASE, 2); /* create the window's PDPT now: later maps stay shared */
 	vm_load();
@@ -122,7 +123,8 @@ void *ioremap(uint64_t pa, uint64_t size)
 	uint64_t off = pa & (PAGE_SIZE - 1);
 	uint64_t len = ALIGN_UP(size + off, PAGE_SIZE);
 	/* big, 2 MiB-aligned ranges (ECAM) take 2 MiB pages */
-	int level = IS_ALIGNED(pa - off, LARGE_PAGE_SIZE) && IS_ALIGNED(len, LARGE_PAGE_SIZE) ? 1 : 0;
+	int level =
+	    IS_ALIGNED(pa - off, LARGE_PAGE_SIZE) && IS_ALIGNED(len, LARGE_PAGE_SIZE) ? 1 : 0;
 	spin_lock(&g_lock);
 	uint64_t va = level ? ALIGN_UP(g_ioremap_next, LARGE_PAGE_SIZE) : g_ioremap_next;
 	if (va + len > IOREMAP_BASE + IOREMAP_SIZE)

@@ -75,7 +75,8 @@ void wallclock_init(void)
 		t.month = bcd(cmos(0x08), bin);
 		t.year = 2000 + bcd(cmos(0x09), bin);
 		u = t;
-		if (cmos(0x00) == (bin ? (uint8_t)u.sec : (uint8_t)(((u.sec / 10) << 4) | (u.sec % 10))))
+		if (cmos(0x00) ==
+		    (bin ? (uint8_t)u.sec : (uint8_t)(((u.sec / 10) << 4) | (u.sec % 10))))
 			break;
 	}
 	if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > 31) {

@@ -11,22 +11,22 @@
 #define RFLAGS_DF (1ULL << 10)
 
 /* CR0 / CR4 bits (SDM 3A 2.5). */
-#define CR0_PE	       (1ULL << 0)
-#define CR0_MP	       (1ULL << 1)
-#define CR0_EM	       (1ULL << 2)
-#define CR0_TS	       (1ULL << 3)
-#define CR0_ET	       (1ULL << 4)
-#define CR0_NE	       (1ULL << 5)
-#define CR0_WP	       (1ULL << 16)
-#define CR0_AM	       (1ULL << 18)
-#define CR0_NW	       (1ULL << 29)
-#define CR0_CD	       (1ULL << 30)
-#define CR0_PG	       (1ULL << 31)
-#define CR4_VME	       (1ULL << 0)
-#define CR4_PSE	       (1ULL << 4)
-#define CR4_PAE	       (1ULL << 5)
-#define CR4_MCE	       (1ULL << 6)
-#define CR4_PGE	       (1ULL << 7)
+#define CR0_PE         (1ULL << 0)
+#define CR0_MP         (1ULL << 1)
+#define CR0_EM         (1ULL << 2)
+#define CR0_TS         (1ULL << 3)
+#define CR0_ET         (1ULL << 4)
+#define CR0_NE         (1ULL << 5)
+#define CR0_WP         (1ULL << 16)
+#define CR0_AM         (1ULL << 18)
+#define CR0_NW         (1ULL << 29)
+#define CR0_CD         (1ULL << 30)
+#define CR0_PG         (1ULL << 31)
+#define CR4_VME        (1ULL << 0)
+#define CR4_PSE        (1ULL << 4)
+#define CR4_PAE        (1ULL << 5)
+#define CR4_MCE        (1ULL << 6)
+#define CR4_PGE        (1ULL << 7)
 #define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define CR4_VMXE       (1ULL << 13)
@@ -34,22 +34,22 @@
 #define CR4_OSXSAVE    (1ULL << 18)
 
 /* MSRs used by the kernel. */
-#define MSR_APIC_BASE	    0x1b
+#define MSR_APIC_BASE       0x1b
 #define MSR_FEATURE_CONTROL 0x3a
 #define MSR_TSC_DEADLINE    0x6e0
-#define MSR_PAT		    0x277
-#define MSR_EFER	    0xc0000080
-#define MSR_STAR	    0xc0000081
-#define MSR_LSTAR	    0xc0000082
-#define MSR_FS_BASE	    0xc0000100
-#define MSR_GS_BASE	    0xc0000101
+#define MSR_PAT             0x277
+#define MSR_EFER            0xc0000080
+#define MSR_STAR            0xc0000081
+#define MSR_LSTAR           0xc0000082
+#define MSR_FS_BASE         0xc0000100
+#define MSR_GS_BASE         0xc0000101
 #define MSR_KERNEL_GS_BASE  0xc0000102
-#define MSR_TSC_AUX	    0xc0000103
-#define EFER_SCE	    (1ULL << 0)
-#define EFER_LME	    (1ULL << 8)
-#define EFER_LMA	    (1ULL << 10)
-#define EFER_NXE	    (1ULL << 11)
-#define EFER_SVME	    (1ULL << 12)
+#define MSR_TSC_AUX         0xc0000103
+#define EFER_SCE            (1ULL << 0)
+#define EFER_LME            (1ULL << 8)
+#define EFER_LMA            (1ULL << 10)
+#define EFER_NXE            (1ULL << 11)
+#define EFER_SVME           (1ULL << 12)
 
 static inline uint8_t inb(uint16_t port)
 {
@@ -96,7 +96,9 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 /* cpuid: leaf/subleaf into r[0..3] = eax, ebx, ecx, edx. */
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid"
+	                 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+	                 : "a"(leaf), "c"(sub));
 }
 
 static inline uint64_t rdtsc(void)

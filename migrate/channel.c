@@ -10,7 +10,7 @@ static const char g_auth[] = "tern chan auth v1";
 
 /* hello_build: magic, proto, status, key id, nonce, name. */
 static void hello_build(uint8_t *h, uint8_t proto, uint8_t status, const uint8_t *key,
-			const uint8_t *nonce, const char *name)
+                        const uint8_t *nonce, const char *name)
 {
 	memset(h, 0, CHAN_HELLO_SIZE);
 	memcpy(h, MAGIC, 8);
@@ -45,7 +45,7 @@ static int fail(struct chan *ch, const char *why)
 
 /* derive: session keys from both nonces; the client is the initiator. */
 static int derive(struct chan *ch, const uint8_t *key, const uint8_t *nc, const uint8_t *ns,
-		  bool client)
+                  bool client)
 {
 	struct session_key tx, rx;
 	char label[32] = "tern chan v1 ";
@@ -77,8 +77,8 @@ static int auth_exchange(struct chan *ch, bool client)
 }
 
 int chan_client(struct chan *ch, const struct chan_io *io, uint8_t *buf, uint8_t proto,
-		const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
-		const char *name)
+                const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
+                const char *name)
 {
 	uint8_t h[CHAN_HELLO_SIZE], id[KEYS_KEY_ID_SIZE];
 	memset(ch, 0, sizeof(*ch));
@@ -103,8 +103,8 @@ int chan_client(struct chan *ch, const struct chan_io *io, uint8_t *buf, uint8_t
 }
 
 int chan_server(struct chan *ch, const struct chan_io *io, uint8_t *buf,
-		const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
-		const char *name, bool (*proto_ok)(uint8_t proto))
+                const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
+                const char *name, bool (*proto_ok)(uint8_t proto))
 {
 	uint8_t h[CHAN_HELLO_SIZE], id[KEYS_KEY_ID_SIZE], nc[KEYS_NONCE_SIZE];
 	memset(ch, 0, sizeof(*ch));
@@ -117,22 +117,23 @@ int chan_server(struct chan *ch, const struct chan_io *io, uint8_t *buf,
 	ch->proto = h[8];
 	memcpy(nc, h + 20, sizeof(nc));
 	keys_key_id(id, key);
-	uint8_t status = memcmp(h + 12, id, sizeof(id)) != 0 ? CHAN_REFUSED_KEY :
-			 !proto_ok(ch->proto)			 ? CHAN_REFUSED_PROTO :
-								   CHAN_OK;
+	uint8_t status = memcmp(h + 12, id, sizeof(id)) != 0 ? CHAN_REFUSED_KEY
+	                 : !proto_ok(ch->proto)              ? CHAN_REFUSED_PROTO
+	                                                     : CHAN_OK;
 	hello_build(h, ch->proto, status, key, nonce, name);
 	if (io->send(io->ctx, h, sizeof(h)) < 0)
 		return fail(ch, "connection lost during the handshake");
 	if (status != CHAN_OK)
-		return fail(ch, status == CHAN_REFUSED_KEY ? "client uses a different cluster key"
-							   : "client asked for an unknown protocol");
+		return fail(ch, status == CHAN_REFUSED_KEY
+		                    ? "client uses a different cluster key"
+		                    : "client asked for an unknown protocol");
 	if (derive(ch, key, nc, nonce, false) < 0)
 		return fail(ch, "key derivation failed (equal nonces?)");
 	return auth_exchange(ch, false);
 }
 
 int chan_send(struct chan *ch, uint8_t type, const void *const *piece, const size_t *len,
-	      unsigned n)
+              unsigned n)
 {
 	size_t total = 1;
 	for (unsigned i = 0; i < n; i++) {

@@ -19,35 +19,40 @@
 #include "kernel/compiler.h"
 #include "migrate/keys.h"
 
-#define CHAN_NAME_MAX	32
+#define CHAN_NAME_MAX   32
 #define CHAN_HELLO_SIZE 84
-#define CHAN_HDR_SIZE	12
-#define CHAN_MSG_MAX	(1u << 20) /* payload bytes of one message */
-#define CHAN_BUF_SIZE	(CHAN_MSG_MAX + 1 + AEAD_TAG_SIZE)
+#define CHAN_HDR_SIZE   12
+#define CHAN_MSG_MAX    (1u << 20) /* payload bytes of one message */
+#define CHAN_BUF_SIZE   (CHAN_MSG_MAX + 1 + AEAD_TAG_SIZE)
 
 enum chan_proto { CHAN_PROTO_CONTROL = 1, CHAN_PROTO_MIGRATE = 2 };
-enum chan_status { CHAN_OK = 0, CHAN_REFUSED_KEY = 1, CHAN_REFUSED_BUSY = 2, CHAN_REFUSED_PROTO = 3 };
+enum chan_status {
+	CHAN_OK = 0,
+	CHAN_REFUSED_KEY = 1,
+	CHAN_REFUSED_BUSY = 2,
+	CHAN_REFUSED_PROTO = 3
+};
 
 /* Message types (plaintext byte 0). */
 enum chan_msg {
 	MSG_AUTH = 1,
-	MSG_ERROR = 2,	  /* payload: a reason; the sender aborts */
-	MSG_REQUEST = 3,  /* control: a command line */
-	MSG_REPLY = 4,	  /* control: output, then status */
-	MSG_OFFER = 10,	  /* migrate: VM configuration */
+	MSG_ERROR = 2,   /* payload: a reason; the sender aborts */
+	MSG_REQUEST = 3, /* control: a command line */
+	MSG_REPLY = 4,   /* control: output, then status */
+	MSG_OFFER = 10,  /* migrate: VM configuration */
 	MSG_ACCEPT = 11,
-	MSG_STREAM = 12,  /* migrate: bytes of the VM state stream */
-	MSG_ROUND = 13,	  /* migrate: end of a pre-copy round (statistics) */
+	MSG_STREAM = 12,   /* migrate: bytes of the VM state stream */
+	MSG_ROUND = 13,    /* migrate: end of a pre-copy round (statistics) */
 	MSG_STATE_OK = 14, /* destination: complete state received and loaded */
-	MSG_COMMIT = 15,  /* source: release, run it */
-	MSG_RUNNING = 16, /* destination: it runs */
+	MSG_COMMIT = 15,   /* source: release, run it */
+	MSG_RUNNING = 16,  /* destination: it runs */
 	MSG_ABORT = 17,
 	MSG_VERIFY = 18, /* source, optional: per-2 MiB-chunk sums of guest RAM (debugging) */
 };
 
 struct chan_io {
 	int (*send)(void *ctx, const void *buf, size_t len); /* all of it, or -1 */
-	int (*recv)(void *ctx, void *buf, size_t len);	     /* exactly len, or -1 */
+	int (*recv)(void *ctx, void *buf, size_t len);       /* exactly len, or -1 */
 	void *ctx;
 };
 
@@ -63,14 +68,14 @@ struct chan {
 
 /* chan_client / chan_server: run the handshake; 0 or -1 with ch->error. */
 int chan_client(struct chan *ch, const struct chan_io *io, uint8_t *buf, uint8_t proto,
-		const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
-		const char *name);
+                const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
+                const char *name);
 int chan_server(struct chan *ch, const struct chan_io *io, uint8_t *buf,
-		const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
-		const char *name, bool (*proto_ok)(uint8_t proto));
+                const uint8_t key[KEYS_CLUSTER_KEY_SIZE], const uint8_t nonce[KEYS_NONCE_SIZE],
+                const char *name, bool (*proto_ok)(uint8_t proto));
 /* chan_send: one message of type made of n pieces (total <= CHAN_MSG_MAX). */
 int chan_send(struct chan *ch, uint8_t type, const void *const *piece, const size_t *len,
-	      unsigned n);
+              unsigned n);
 /* chan_send1: one message with a single piece. */
 int chan_send1(struct chan *ch, uint8_t type, const void *data, size_t len);
 /* chan_recv: the next message; *data points into ch->buf (valid until the next call). */

@@ -15,11 +15,11 @@
 #include "net/host/ksock.h"
 
 #define REPLY_MAX (64 * 1024)
-#define REQ_MAX	  1000
+#define REQ_MAX   1000
 
 /* Commands a peer may run: read-only views and migrations. */
 static const char *const g_allowed[] = {
-	"status", "version", "uptime", "mem", "cpus", "vm list", "vm info ", "migrate ",
+    "status", "version", "uptime", "mem", "cpus", "vm list", "vm info ", "migrate ",
 };
 
 bool control_allowed(const char *line)
@@ -69,7 +69,7 @@ void control_serve(struct chan *ch)
 			rc = run_captured(line, out, REPLY_MAX, &olen);
 		} else {
 			olen = (size_t)fmt_snprintf(out, REPLY_MAX,
-						    "error: '%s' may not be run remotely\n", line);
+			                            "error: '%s' may not be run remotely\n", line);
 			rc = 1;
 		}
 		uint8_t status[4];
@@ -82,8 +82,7 @@ void control_serve(struct chan *ch)
 	kfree(out);
 }
 
-int control_request(const char *peer, const char *cmdline, char *out, size_t cap,
-		    const char **err)
+int control_request(const char *peer, const char *cmdline, char *out, size_t cap, const char **err)
 {
 	uint8_t key[KEYS_CLUSTER_KEY_SIZE], nonce[KEYS_NONCE_SIZE];
 	uint32_t ip;

@@ -14,8 +14,7 @@
 void control_serve(struct chan *ch);
 /* control_request: run cmdline on peer; output (NUL-terminated) into out. 0 on success, the
  * remote command's status (> 0), or -1 with *err for a transport failure. */
-int control_request(const char *peer, const char *cmdline, char *out, size_t cap,
-		    const char **err);
+int control_request(const char *peer, const char *cmdline, char *out, size_t cap, const char **err);
 /* control_allowed: whether a remote peer may run this command line. */
 bool control_allowed(const char *cmdline);
 

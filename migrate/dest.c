@@ -58,8 +58,7 @@ static void refuse(struct chan *ch, const char *vm, const char *why)
 }
 
 /* accept_offer: validate the offer and create the (not yet started) VM. */
-static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *uptime,
-			       bool *verify)
+static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *uptime, bool *verify)
 {
 	uint8_t type;
 	const uint8_t *d;
@@ -105,7 +104,8 @@ static const char *check_verify(struct chan *ch, struct vm *vm)
 		memcpy(&want, d + i * 8, 8);
 		if (gmem_chunk_sum(&vm->mem, i) != want) {
 			if (bad++ < 8)
-				klog("migrate: %s: memory chunk %zu (gpa chunk) differs from the source",
+				klog("migrate: %s: memory chunk %zu (gpa chunk) differs from the "
+				     "source",
 				     vm->cfg.name, i);
 		}
 	}

@@ -22,7 +22,7 @@ static int mig_status(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	kprintf("%-16s %-4s %-16s %-14s %6s %10s %8s %10s  %s\n", "VM", "DIR", "PEER", "PHASE",
-		"ROUND", "SENT-MIB", "THROTTLE", "DOWNTIME", "ERROR");
+	        "ROUND", "SENT-MIB", "THROTTLE", "DOWNTIME", "ERROR");
 	for (int i = 0; i < MIG_MAX; i++) {
 		struct migration *m = migrate_get(i);
 		if (!m)
@@ -31,8 +31,8 @@ static int mig_status(int argc, char **argv)
 		if (m->downtime_ms)
 			fmt_snprintf(dt, sizeof(dt), "%llu ms", (unsigned long long)m->downtime_ms);
 		kprintf("%-16s %-4s %-16s %-14s %6d %10llu %7d%% %10s  %s\n", m->vm_name,
-			m->incoming ? "in" : "out", m->peer, migrate_phase_name(m->phase), m->round,
-			(unsigned long long)(m->bytes_sent >> 20), m->throttle, dt, m->error);
+		        m->incoming ? "in" : "out", m->peer, migrate_phase_name(m->phase), m->round,
+		        (unsigned long long)(m->bytes_sent >> 20), m->throttle, dt, m->error);
 	}
 	return 0;
 }
@@ -98,7 +98,7 @@ static int mig_start(int argc, char **argv)
 	if (migrate_start(argv[1], argv[2], downtime, mbps, verify, &err) < 0)
 		return shell_error("%s: %s", argv[1], err);
 	kprintf("migrating %s to %s (progress follows; `migrate status`, `migrate cancel %s`)\n",
-		argv[1], argv[2], argv[1]);
+	        argv[1], argv[2], argv[1]);
 	return 0;
 }
 
@@ -112,9 +112,10 @@ static int cmd_migrate(int argc, char **argv)
 		return mig_pull(argc - 1, argv + 1);
 	return mig_start(argc, argv);
 }
-SHELL_COMMAND(migrate, "migrate",
-	      "migrate NAME PEER [downtime=MS] [bandwidth=MBPS] | status | cancel NAME | pull NAME FROM",
-	      "live-migrate a VM to another Tern host", cmd_migrate);
+SHELL_COMMAND(
+    migrate, "migrate",
+    "migrate NAME PEER [downtime=MS] [bandwidth=MBPS] | status | cancel NAME | pull NAME FROM",
+    "live-migrate a VM to another Tern host", cmd_migrate);
 
 /* cmd_status: one screen about this host. */
 static int cmd_status(int argc, char **argv)
@@ -129,9 +130,9 @@ static int cmd_status(int argc, char **argv)
 	for (int i = 0; i < VM_MAX; i++)
 		running += vm_get(i) && vm_get(i)->state == VM_RUNNING;
 	kprintf("node %s: up %llu s, %d/%d CPUs, memory %llu/%llu MiB free, %d VM(s), %d running\n",
-		node_name(), (unsigned long long)s, cpus_online(), ncpus,
-		(unsigned long long)(st.free >> 20), (unsigned long long)(st.total >> 20),
-		vm_count(), running);
+	        node_name(), (unsigned long long)s, cpus_online(), ncpus,
+	        (unsigned long long)(st.free >> 20), (unsigned long long)(st.total >> 20),
+	        vm_count(), running);
 	return 0;
 }
 SHELL_COMMAND(status, "status", "status", "one-line summary of this host", cmd_status);
@@ -167,4 +168,4 @@ static int cmd_remote(int argc, char **argv)
 	return rc;
 }
 SHELL_COMMAND(remote, "remote", "remote PEER COMMAND...", "run a command on another Tern host",
-	      cmd_remote);
+              cmd_remote);

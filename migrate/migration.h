@@ -16,9 +16,9 @@
 
 struct vm;
 
-#define MIG_MAX		     8
+#define MIG_MAX              8
 #define MIG_DEFAULT_DOWNTIME 300 /* ms */
-#define MIG_MAX_ROUNDS	     30
+#define MIG_MAX_ROUNDS       30
 
 enum mig_phase {
 	MIG_CONNECTING,
@@ -42,11 +42,11 @@ struct migration {
 	bool verify; /* send per-chunk RAM checksums for the destination to compare */
 	volatile int phase;
 	int round;
-	uint64_t ram_bytes;			 /* guest RAM size */
-	uint64_t bytes_sent;			 /* on the wire */
+	uint64_t ram_bytes;  /* guest RAM size */
+	uint64_t bytes_sent; /* on the wire */
 	uint64_t pages_sent, zero_pages, rounds_bytes[MIG_MAX_ROUNDS + 2];
-	uint64_t dirty_rate;			 /* bytes per second dirtied, last round */
-	uint64_t throughput;			 /* bytes per second sent, last round */
+	uint64_t dirty_rate; /* bytes per second dirtied, last round */
+	uint64_t throughput; /* bytes per second sent, last round */
 	uint64_t est_downtime_ms;
 	int throttle;
 	uint64_t t_start, t_pause, t_end; /* time_ns */
@@ -56,7 +56,7 @@ struct migration {
 
 /* migrate_start: begin migrating VM name to peer (name or IPv4) in the background. */
 int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,
-		  bool verify, const char **err);
+                  bool verify, const char **err);
 /* migrate_cancel: abort an outgoing migration (the VM keeps running here). */
 int migrate_cancel(const char *name, const char **err);
 /* migrate_receive: serve an incoming migration on an authenticated channel (server thread). */

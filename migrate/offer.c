@@ -2,10 +2,12 @@
 #include "migrate/offer.h"
 #include "kernel/args.h"
 #include "kernel/string.h"
+#include "vmm/dev/vdevs.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY };
+enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY, F_VDEV };
+/* F_VDEV (repeated): one `key=value` virtio setting (disk/mac/hvc, see vdevs_config_lines) */
 
 static int null_write(void *ctx, const void *b, size_t n)
 {
@@ -27,6 +29,10 @@ size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap)
 	stream_field(&s, F_CMDLINE, c->cmdline, (uint16_t)strlen(c->cmdline));
 	stream_u64(&s, F_UPTIME, vm_uptime_ns(vm));
 	stream_u64(&s, F_VERIFY, verify);
+	char lines[VM_MAX_DISKS + 2][VDEVS_LINE];
+	int nl = vdevs_config_lines(vm, lines, VM_MAX_DISKS + 2);
+	for (int i = 0; i < nl; i++)
+		stream_field(&s, F_VDEV, lines[i], (uint16_t)strlen(lines[i]));
 	return s.err ? 0 : s.rec_len;
 }
 
@@ -44,7 +50,7 @@ static bool copy_str(char *dst, size_t cap, const uint8_t *v, uint16_t len)
 }
 
 const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uint64_t *uptime,
-			bool *verify)
+                        bool *verify)
 {
 	struct field_iter it;
 	uint16_t id, fl;
@@ -57,21 +63,44 @@ const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uin
 	while (field_next(&it, &id, &v, &fl)) {
 		bool ok = true;
 		switch (id) {
-		case F_NAME: ok = copy_str(c->name, sizeof(c->name), v, fl); break;
-		case F_KERNEL: ok = copy_str(c->kernel, sizeof(c->kernel), v, fl); break;
-		case F_INITRD: ok = copy_str(c->initrd, sizeof(c->initrd), v, fl); break;
-		case F_CMDLINE: ok = copy_str(c->cmdline, sizeof(c->cmdline), v, fl); break;
-		case F_MEM: ok = field_u64(v, fl, &c->mem_bytes); break;
+		case F_NAME:
+			ok = copy_str(c->name, sizeof(c->name), v, fl);
+			break;
+		case F_KERNEL:
+			ok = copy_str(c->kernel, sizeof(c->kernel), v, fl);
+			break;
+		case F_INITRD:
+			ok = copy_str(c->initrd, sizeof(c->initrd), v, fl);
+			break;
+		case F_CMDLINE:
+			ok = copy_str(c->cmdline, sizeof(c->cmdline), v, fl);
+			break;
+		case F_MEM:
+			ok = field_u64(v, fl, &c->mem_bytes);
+			break;
 		case F_VCPUS:
 			ok = field_u64(v, fl, &n) && n >= 1 && n <= VM_MAX_VCPUS;
 			c->vcpus = (int)n;
 			break;
-		case F_UPTIME: ok = field_u64(v, fl, uptime); break;
+		case F_UPTIME:
+			ok = field_u64(v, fl, uptime);
+			break;
 		case F_VERIFY:
 			ok = field_u64(v, fl, &n);
 			*verify = n != 0;
 			break;
-		default: break; /* newer fields: ignored */
+		case F_VDEV: {
+			char line[VDEVS_LINE], *eq;
+			ok =
+			    copy_str(line, sizeof(line), v, fl) && (eq = strchr(line, '=')) != NULL;
+			if (ok) {
+				*eq = 0;
+				ok = vdevs_config_key(line) && !vdevs_config_set(c, line, eq + 1);
+			}
+			break;
+		}
+		default:
+			break; /* newer fields: ignored */
 		}
 		if (!ok)
 			return "malformed offer";

@@ -12,6 +12,6 @@ struct vm_config;
 size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap);
 /* offer_parse: decode and validate (names, sizes, counts); NULL or an error message. */
 const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *cfg, uint64_t *uptime_ns,
-			bool *verify);
+                        bool *verify);
 
 #endif

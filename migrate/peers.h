@@ -9,7 +9,7 @@
 #include "migrate/keys.h"
 
 #define PEER_PORT_DEFAULT 7700
-#define PEERS_MAX	  16
+#define PEERS_MAX         16
 
 struct peer {
 	char name[32];

@@ -15,7 +15,7 @@
 #include "net/host/netd.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
-#define IO_TIMEOUT_MS	     60000
+#define IO_TIMEOUT_MS        60000
 
 static bool proto_ok(uint8_t p)
 {

@@ -22,15 +22,15 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-#define OUT_CHUNK     (256u * 1024) /* stream bytes per channel message */
-#define IO_TIMEOUT_MS 30000
+#define OUT_CHUNK         (256u * 1024) /* stream bytes per channel message */
+#define IO_TIMEOUT_MS     30000
 #define COMMIT_TIMEOUT_MS 15000
 
 static struct migration g_mig[MIG_MAX];
 static struct spinlock g_lock = SPINLOCK_INIT("migrations");
 
-static const char *const g_phase[] = {"connecting", "pre-copy",	 "stop-and-copy", "committing",
-				      "done",	    "failed",	 "in doubt",	  "incoming"};
+static const char *const g_phase[] = {"connecting", "pre-copy", "stop-and-copy", "committing",
+                                      "done",       "failed",   "in doubt",      "incoming"};
 
 const char *migrate_phase_name(int p)
 {
@@ -48,8 +48,8 @@ struct migration *migrate_slot(const char *vm_name, bool incoming)
 	struct migration *m = NULL;
 	spin_lock(&g_lock);
 	for (int i = 0; i < MIG_MAX && !m; i++) {
-		bool active = g_mig[i].used && g_mig[i].phase != MIG_DONE &&
-			      g_mig[i].phase != MIG_FAILED;
+		bool active =
+		    g_mig[i].used && g_mig[i].phase != MIG_DONE && g_mig[i].phase != MIG_FAILED;
 		if (active && !strcmp(g_mig[i].vm_name, vm_name)) {
 			spin_unlock(&g_lock);
 			return NULL; /* that VM is already migrating */
@@ -140,19 +140,20 @@ static int send_pages(struct stream_out *s, struct vm *vm, const uint64_t *bm, s
 /* progress: one console line per round. */
 static void progress(struct migration *m)
 {
-	kprintf("migrate %s: round %d, %llu/%llu MiB sent, dirty %llu MiB/s, throughput %llu MiB/s, "
-		"estimated downtime %llu ms%s",
-		m->vm_name, m->round, (unsigned long long)(m->bytes_sent >> 20),
-		(unsigned long long)(m->ram_bytes >> 20), (unsigned long long)(m->dirty_rate >> 20),
-		(unsigned long long)(m->throughput >> 20), (unsigned long long)m->est_downtime_ms,
-		m->throttle ? "" : "\n");
+	kprintf(
+	    "migrate %s: round %d, %llu/%llu MiB sent, dirty %llu MiB/s, throughput %llu MiB/s, "
+	    "estimated downtime %llu ms%s",
+	    m->vm_name, m->round, (unsigned long long)(m->bytes_sent >> 20),
+	    (unsigned long long)(m->ram_bytes >> 20), (unsigned long long)(m->dirty_rate >> 20),
+	    (unsigned long long)(m->throughput >> 20), (unsigned long long)m->est_downtime_ms,
+	    m->throttle ? "" : "\n");
 	if (m->throttle)
 		kprintf(", vCPUs throttled %d%%\n", m->throttle);
 }
 
 /* precopy: round 0 = all of RAM, then dirty rounds until the rest fits the downtime. */
 static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struct migration *m,
-		   uint64_t *bm)
+                   uint64_t *bm)
 {
 	size_t words = BITMAP_WORDS(vm->mem.npages);
 	uint64_t last_dirty = ~0ULL;
@@ -217,8 +218,8 @@ static bool expect(struct chan *ch, struct migration *m, uint8_t want, const cha
 		return false;
 	}
 	if (type == MSG_ERROR) {
-		fmt_snprintf(m->error, sizeof(m->error), "destination refused: %.*s", (int)MIN(n, 100UL),
-			     (const char *)d);
+		fmt_snprintf(m->error, sizeof(m->error), "destination refused: %.*s",
+		             (int)MIN(n, 100UL), (const char *)d);
 		return false;
 	}
 	if (type != want) {
@@ -240,7 +241,7 @@ static struct ksock *connect_peer(struct migration *m, struct chan *ch, uint8_t 
 	struct ksock *k = ksock_connect(m->ip, peers_port(), 5000, &err);
 	if (!k) {
 		fmt_snprintf(m->error, sizeof(m->error), "cannot connect to %s: %s", m->peer,
-			     net_strerror(err));
+		             net_strerror(err));
 		return NULL;
 	}
 	ksock_set_io_timeout(k, IO_TIMEOUT_MS);
@@ -273,12 +274,13 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	struct ksock *k = connect_peer(m, &ch, chbuf);
 	if (!k)
 		goto failed_early;
-	uint8_t offer[1024];
+	uint8_t offer[2048]; /* config, cmdline and virtio lines (vdevs_config_lines) */
 	size_t olen = offer_build(vm, m->verify, offer, sizeof(offer));
 	if (!olen || chan_send1(&ch, MSG_OFFER, offer, olen) < 0 ||
 	    !expect(&ch, m, MSG_ACCEPT, "offer")) {
 		if (!m->error[0])
-			tern_strlcpy(m->error, ch.error ? ch.error : "offer failed", sizeof(m->error));
+			tern_strlcpy(m->error, ch.error ? ch.error : "offer failed",
+			             sizeof(m->error));
 		goto failed_conn;
 	}
 	const char *err = NULL;
@@ -322,8 +324,8 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 		m->phase = MIG_INDOUBT; /* it may run there: never resume here on our own */
 		m->t_end = time_ns();
 		kprintf("migrate %s: IN DOUBT: committed but %s; the VM stays paused here "
-			"(check %s, then `vm resume` or `vm destroy`)\n",
-			m->vm_name, m->error, m->peer);
+		        "(check %s, then `vm resume` or `vm destroy`)\n",
+		        m->vm_name, m->error, m->peer);
 		vm->migrating = false;
 		vm->state = VM_PAUSED;
 		kfree(bm);
@@ -336,10 +338,10 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	ksock_close(k);
 	hand_over(vm, m);
 	kprintf("migrate %s: done in %llu ms, downtime %llu ms, %llu MiB sent in %d rounds, "
-		"%llu pages (%llu zero)\n",
-		m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
-		(unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
-		m->round + 1, (unsigned long long)m->pages_sent, (unsigned long long)m->zero_pages);
+	        "%llu pages (%llu zero)\n",
+	        m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
+	        (unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
+	        m->round + 1, (unsigned long long)m->pages_sent, (unsigned long long)m->zero_pages);
 	return;
 failed_paused:
 	vm_unquiesce(vm);
@@ -349,8 +351,11 @@ failed_running:
 	vm_dirty_stop(vm);
 failed_conn:
 	if (!m->error[0])
-		tern_strlcpy(m->error, m->cancel ? "cancelled" : ch.error ? ch.error : "failed",
-			     sizeof(m->error));
+		tern_strlcpy(m->error,
+		             m->cancel  ? "cancelled"
+		             : ch.error ? ch.error
+		                        : "failed",
+		             sizeof(m->error));
 	chan_send1(&ch, MSG_ABORT, m->error, strlen(m->error));
 	ksock_abort(k);
 failed_early:
@@ -383,7 +388,7 @@ static void source_thread(void *arg)
 }
 
 int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,
-		  bool verify, const char **err)
+                  bool verify, const char **err)
 {
 	struct vm *vm = vm_find(name);
 	uint32_t ip;

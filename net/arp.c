@@ -261,6 +261,24 @@ int arp_output(struct net_stack *s, struct netif *nif, net_ip4 nh, struct net_tx
 	return arp_queue(s, e, tx);
 }
 
+/*
+ * arp_suspect: "negative advice" from an upper layer (a TCP retransmission timeout): the
+ * cached address of dst's next hop may be stale (the host moved, a bridge changed its MAC),
+ * so re-verify it now with a broadcast request instead of waiting for arp_timeout_us.
+ */
+void arp_suspect(struct net_stack *s, net_ip4 dst)
+{
+	net_ip4 nh;
+	struct netif *nif = ip_route(s, dst, &nh);
+	struct arp_entry *e = nif ? arp_find(s, nh) : NULL;
+	if (!e || e->state != NET_ARP_REACHABLE)
+		return;
+	e->state = NET_ARP_PROBE; /* keep using it while the request is out */
+	e->retries = 0;
+	arp_request(s, nif, nh, NULL);
+	arp_arm(s, e, s->now_us + s->cfg.arp_retry_us);
+}
+
 /* arp_timers: retries of INCOMPLETE/PROBE entries; unanswered ones are freed. */
 void arp_timers(struct net_stack *s)
 {

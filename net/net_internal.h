@@ -238,6 +238,8 @@ bool eth_is_bcast(const uint8_t *mac);
 void arp_input(struct net_stack *s, struct netif *nif, const uint8_t *p, size_t len);
 /* arp_output: send an IPv4 frame to next hop nh, resolving or queueing as needed. */
 int arp_output(struct net_stack *s, struct netif *nif, net_ip4 nh, struct net_tx *tx);
+/* arp_suspect: re-verify the next hop towards dst (TCP retransmission timeout). */
+void arp_suspect(struct net_stack *s, net_ip4 dst);
 /* arp_timers: retries and expiries. */
 void arp_timers(struct net_stack *s);
 /* arp_flush_all: free queued frames (destroy). */

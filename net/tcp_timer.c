@@ -104,6 +104,7 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 		s->stats.tcpx.retrans_segs++;
 		c->retrans_total++;
 		c->flags |= TF_SYN_RTO;
+		arp_suspect(s, c->rip);
 		tcp_backoff(c);
 		tcp_send_syn(c);
 		tcp_rexmit_restart(c);
@@ -127,6 +128,7 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 		return;
 	}
 	s->stats.tcpx.rto_timeouts++;
+	arp_suspect(s, c->rip);
 	tcp_cc_rto(c);
 	tcp_backoff(c);
 	c->snd_nxt = c->snd_una; /* go back N: everything after snd_una is presumed lost */

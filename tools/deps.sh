@@ -4,7 +4,7 @@
 set -e
 PKGS="gcc libc6-dev binutils python3 gnu-efi nasm qemu-system-x86 qemu-utils ovmf mtools dosfstools gdisk
 python3-pytest python3-pexpect libcmocka-dev clang libclang-rt-14-dev
-bochs bochsbios bochs-x busybox-static cpio xz-utils zstd libsodium-dev
+bochs bochsbios bochs-x vgabios busybox-static cpio xz-utils zstd libsodium-dev
 iproute2 iputils-ping iperf3 socat netcat-openbsd clang-format acpica-tools"
 missing=""
 for p in $PKGS; do

@@ -148,7 +148,8 @@ int main(int argc, char **argv)
 		}
 		uint8_t s[4096];
 		size_t k = 0;
-		memcpy(s, STREAM_MAGIC, 8), le32_store(s + 8, STREAM_VERSION), le32_store(s + 12, 0);
+		memcpy(s, STREAM_MAGIC, 8), le32_store(s + 8, STREAM_VERSION),
+		    le32_store(s + 12, 0);
 		k = 16;
 		/* VM record: mem 64 MiB, 1 vCPU */
 		uint8_t vmrec[24];
@@ -159,7 +160,8 @@ int main(int argc, char **argv)
 		k += 32;
 		const char *mode = argv[5];
 		if (!strcmp(mode, "page")) { /* RAM run starting far beyond 64 MiB, all zero */
-			le16_store(s + k, REC_RAM), le16_store(s + k + 2, 1), le32_store(s + k + 4, 24);
+			le16_store(s + k, REC_RAM), le16_store(s + k + 2, 1),
+			    le32_store(s + k + 4, 24);
 			le64_store(s + k + 8, 1ULL << 30), le32_store(s + k + 16, 1);
 			le32_store(s + k + 20, 0), le64_store(s + k + 24, 1);
 			k += 32;

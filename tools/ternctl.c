@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 	if (inet_pton(AF_INET, argv[optind], &sa.sin_addr) != 1 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "ternctl: cannot connect to %s:%d: %s\n", argv[optind], port,
-			strerror(errno));
+		        strerror(errno));
 		return 255;
 	}
 	if (getrandom(nonce, sizeof(nonce), 0) != sizeof(nonce))

@@ -264,40 +264,40 @@ static void fadt(struct out *o, const struct acpi_build_params *p, uint64_t facs
 	size_t at = header(o, "FACP", 6);
 	u32(o, facs >> 32 ? 0 : (uint32_t)facs); /* 0 when only X_FIRMWARE_CTRL can reach it */
 	u32(o, dsdt_gpa >> 32 ? 0 : (uint32_t)dsdt_gpa);
-	u8(o, 0);	   /* reserved */
-	u8(o, 0);	   /* preferred PM profile: unspecified */
+	u8(o, 0); /* reserved */
+	u8(o, 0); /* preferred PM profile: unspecified */
 	u16(o, p->sci_irq);
-	u32(o, 0);	   /* SMI_CMD: none, ACPI is always enabled */
-	u8(o, 0);	   /* ACPI_ENABLE */
-	u8(o, 0);	   /* ACPI_DISABLE */
-	u8(o, 0);	   /* S4BIOS_REQ */
-	u8(o, 0);	   /* PSTATE_CNT */
+	u32(o, 0); /* SMI_CMD: none, ACPI is always enabled */
+	u8(o, 0);  /* ACPI_ENABLE */
+	u8(o, 0);  /* ACPI_DISABLE */
+	u8(o, 0);  /* S4BIOS_REQ */
+	u8(o, 0);  /* PSTATE_CNT */
 	u32(o, p->pm1a_evt);
 	u32(o, 0);
 	u32(o, p->pm1a_cnt);
 	u32(o, 0);
-	u32(o, 0);	   /* PM2_CNT */
+	u32(o, 0); /* PM2_CNT */
 	u32(o, p->pm_tmr);
-	u32(o, 0);	   /* GPE0 */
-	u32(o, 0);	   /* GPE1 */
-	u8(o, 4);	   /* PM1_EVT_LEN */
-	u8(o, 2);	   /* PM1_CNT_LEN */
-	u8(o, 0);	   /* PM2_CNT_LEN */
-	u8(o, 4);	   /* PM_TMR_LEN */
-	u8(o, 0);	   /* GPE0_BLK_LEN */
-	u8(o, 0);	   /* GPE1_BLK_LEN */
-	u8(o, 0);	   /* GPE1_BASE */
-	u8(o, 0);	   /* CST_CNT */
-	u16(o, 0xffff);	   /* P_LVL2_LAT: C2 not supported */
-	u16(o, 0xffff);	   /* P_LVL3_LAT */
-	u16(o, 0);	   /* FLUSH_SIZE */
-	u16(o, 0);	   /* FLUSH_STRIDE */
-	u8(o, 0);	   /* DUTY_OFFSET */
-	u8(o, 0);	   /* DUTY_WIDTH */
-	u8(o, 0);	   /* DAY_ALRM */
-	u8(o, 0);	   /* MON_ALRM */
-	u8(o, 0x32);	   /* CENTURY register in CMOS */
-	u16(o, 1u << 2);   /* IAPC_BOOT_ARCH: no VGA; no 8042 (bit 1 clear) */
+	u32(o, 0);       /* GPE0 */
+	u32(o, 0);       /* GPE1 */
+	u8(o, 4);        /* PM1_EVT_LEN */
+	u8(o, 2);        /* PM1_CNT_LEN */
+	u8(o, 0);        /* PM2_CNT_LEN */
+	u8(o, 4);        /* PM_TMR_LEN */
+	u8(o, 0);        /* GPE0_BLK_LEN */
+	u8(o, 0);        /* GPE1_BLK_LEN */
+	u8(o, 0);        /* GPE1_BASE */
+	u8(o, 0);        /* CST_CNT */
+	u16(o, 0xffff);  /* P_LVL2_LAT: C2 not supported */
+	u16(o, 0xffff);  /* P_LVL3_LAT */
+	u16(o, 0);       /* FLUSH_SIZE */
+	u16(o, 0);       /* FLUSH_STRIDE */
+	u8(o, 0);        /* DUTY_OFFSET */
+	u8(o, 0);        /* DUTY_WIDTH */
+	u8(o, 0);        /* DAY_ALRM */
+	u8(o, 0);        /* MON_ALRM */
+	u8(o, 0x32);     /* CENTURY register in CMOS */
+	u16(o, 1u << 2); /* IAPC_BOOT_ARCH: no VGA; no 8042 (bit 1 clear) */
 	u8(o, 0);
 	/* flags: WBINVD, PROC_C1, PWR_BUTTON + SLP_BUTTON absent, RESET_REG_SUP */
 	u32(o, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 10));
@@ -317,10 +317,10 @@ static void fadt(struct out *o, const struct acpi_build_params *p, uint64_t facs
 	gas_io(o, 0, 0);
 	gas_io(o, 0, 0); /* PM2_CNT */
 	gas_io(o, p->pm_tmr, 32);
-	gas_io(o, 0, 0); /* GPE0 */
-	gas_io(o, 0, 0); /* GPE1 */
-	gas_io(o, 0, 0); /* SLEEP_CONTROL */
-	gas_io(o, 0, 0); /* SLEEP_STATUS */
+	gas_io(o, 0, 0);        /* GPE0 */
+	gas_io(o, 0, 0);        /* GPE1 */
+	gas_io(o, 0, 0);        /* SLEEP_CONTROL */
+	gas_io(o, 0, 0);        /* SLEEP_STATUS */
 	emit(o, "TernTern", 8); /* hypervisor vendor identity */
 	finish(o, at);
 }
@@ -336,7 +336,7 @@ static void madt(struct out *o, const struct acpi_build_params *p)
 		u8(o, 8);
 		u8(o, (uint8_t)i); /* ACPI processor UID */
 		u8(o, (uint8_t)i); /* APIC id */
-		u32(o, 1);	   /* enabled */
+		u32(o, 1);         /* enabled */
 	}
 	u8(o, 1);
 	u8(o, 12);

@@ -8,37 +8,43 @@
 #include "kernel/fpu.h"
 #include "kernel/string.h"
 #include "kernel/x86.h"
+#include "vmm/hvdetect.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vmx/vmx.h"
 
 #define BIT(n) (1u << (n))
 
 /* Leaf 1 ECX: SSE3 PCLMUL SSSE3 FMA CX16 PCID SSE4.1 SSE4.2 MOVBE POPCNT AES XSAVE AVX F16C
  * RDRAND (TSC-deadline, OSXSAVE and the hypervisor bit are set separately). */
-#define L1_ECX_PASS (BIT(0) | BIT(1) | BIT(9) | BIT(12) | BIT(13) | BIT(17) | BIT(19) | BIT(20) | \
-		     BIT(22) | BIT(23) | BIT(25) | BIT(26) | BIT(28) | BIT(29) | BIT(30))
+#define L1_ECX_PASS                                                                                \
+	(BIT(0) | BIT(1) | BIT(9) | BIT(12) | BIT(13) | BIT(17) | BIT(19) | BIT(20) | BIT(22) |    \
+	 BIT(23) | BIT(25) | BIT(26) | BIT(28) | BIT(29) | BIT(30))
 #define L1_ECX_TSC_DEADLINE BIT(24)
-#define L1_ECX_OSXSAVE	    BIT(27)
+#define L1_ECX_OSXSAVE      BIT(27)
 #define L1_ECX_HYPERVISOR   BIT(31)
 /* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE
  * SSE2 (HTT set for SMP guests). */
-#define L1_EDX_PASS (BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | \
-		     BIT(8) | BIT(9) | BIT(11) | BIT(13) | BIT(15) | BIT(16) | BIT(17) | BIT(19) | \
-		     BIT(23) | BIT(24) | BIT(25) | BIT(26))
+#define L1_EDX_PASS                                                                                \
+	(BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(9) | \
+	 BIT(11) | BIT(13) | BIT(15) | BIT(16) | BIT(17) | BIT(19) | BIT(23) | BIT(24) | BIT(25) | \
+	 BIT(26))
 #define L1_EDX_HTT BIT(28)
 /* Leaf 7.0 EBX: FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID RDSEED ADX SMAP CLFLUSHOPT CLWB SHA */
-#define L7_EBX_PASS (BIT(0) | BIT(3) | BIT(5) | BIT(7) | BIT(8) | BIT(9) | BIT(10) | BIT(18) | \
-		     BIT(19) | BIT(20) | BIT(23) | BIT(24) | BIT(29))
+#define L7_EBX_PASS                                                                                \
+	(BIT(0) | BIT(3) | BIT(5) | BIT(7) | BIT(8) | BIT(9) | BIT(10) | BIT(18) | BIT(19) |       \
+	 BIT(20) | BIT(23) | BIT(24) | BIT(29))
 /* Leaf 7.0 ECX: UMIP VAES VPCLMULQDQ */
 #define L7_ECX_PASS (BIT(2) | BIT(9) | BIT(10))
 /* 8000_0001 ECX: LAHF ABM SSE4A MisAlignSse 3DNowPrefetch XOP FMA4 TBM */
 #define E1_ECX_PASS (BIT(0) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(11) | BIT(16) | BIT(21))
 /* 8000_0001 EDX: the leaf-1 mirror bits plus SYSCALL NX MMXEXT FFXSR Page1GB LM 3DNowExt 3DNow */
-#define E1_EDX_PASS ((L1_EDX_PASS & ~BIT(11)) | BIT(11) | BIT(20) | BIT(22) | BIT(25) | \
-		     BIT(26) | BIT(29) | BIT(30) | BIT(31))
+#define E1_EDX_PASS                                                                                \
+	((L1_EDX_PASS & ~BIT(11)) | BIT(11) | BIT(20) | BIT(22) | BIT(25) | BIT(26) | BIT(29) |    \
+	 BIT(30) | BIT(31))
 
-#define MAX_BASIC 0xd
-#define MAX_EXT	  0x80000008u
+#define MAX_BASIC    0xd
+#define MAX_EXT      0x80000008u
 #define XCR0_ALLOWED 0x7ULL /* x87, SSE, AVX */
 
 /* xsave_size: bytes of the XSAVE area for the components in mask (from host CPUID 0xD). */
@@ -64,6 +70,25 @@ static uint32_t log2_ceil(uint32_t n)
 	return b;
 }
 
+/* host_is_intel: Intel leaves (2, 4) are offered, AMD ones (8000_0008h ECX) are not. */
+static bool host_is_intel(void)
+{
+	return !strcmp(hv_detect()->cpu_vendor, "GenuineIntel");
+}
+
+/* intel_cache_leaf: leaf 4 (SDM vol. 2A CPUID, deterministic cache parameters) with the
+ * topology rewritten for the guest: n cores in one package, one thread each; caches above
+ * level 2 are shared by the package, the others are per core. */
+static void intel_cache_leaf(uint32_t n, const uint32_t *h, uint32_t *o)
+{
+	uint32_t ids = (1u << log2_ceil(n)) - 1;
+	uint32_t level = (h[0] >> 5) & 7;
+	memcpy(o, h, 16);
+	if (!(h[0] & 0x1f))
+		return; /* no more caches */
+	o[0] = (h[0] & 0x3fff) | ((level > 2 ? ids : 0) << 14) | (ids << 26);
+}
+
 /* basic_leaf: leaves 0..0xD. */
 static void basic_leaf(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t *o)
 {
@@ -78,8 +103,8 @@ static void basic_leaf(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t *o)
 		break;
 	case 1:
 		o[0] = h[0];
-		o[1] = (h[1] & 0xff00) | ((uint32_t)v->lapic.id << 24) |
-		       ((1u << log2_ceil(n)) << 16);
+		o[1] =
+		    (h[1] & 0xff00) | ((uint32_t)v->lapic.id << 24) | ((1u << log2_ceil(n)) << 16);
 		o[2] = (h[2] & L1_ECX_PASS) | L1_ECX_TSC_DEADLINE | L1_ECX_HYPERVISOR;
 		if (!host_xcr0)
 			o[2] &= ~(BIT(26) | BIT(28));
@@ -97,8 +122,18 @@ static void basic_leaf(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t *o)
 			o[1] = h[1] & L7_EBX_PASS;
 			if (!(host_xcr0 & 4))
 				o[1] &= ~BIT(5); /* AVX2 */
+			if (vmm == &vmx_backend && !vmx_caps.invpcid)
+				o[1] &= ~BIT(10); /* INVPCID would raise #UD in the guest */
 			o[2] = h[2] & L7_ECX_PASS;
 		}
+		break;
+	case 2: /* Intel cache and TLB descriptors: only descriptions */
+		if (host_is_intel())
+			memcpy(o, h, 16);
+		break;
+	case 4:
+		if (host_is_intel())
+			intel_cache_leaf(n, h, o);
 		break;
 	case 0xb: /* x2APIC topology: one thread per core, n cores in one package */
 		if (sub == 0) {
@@ -122,7 +157,7 @@ static void basic_leaf(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t *o)
 		}
 		break;
 	default:
-		break; /* 2, 3, 4, 5, 8-0xa, 0xc: nothing to offer */
+		break; /* 3, 5, 8-0xa, 0xc: nothing to offer */
 	}
 }
 
@@ -154,7 +189,8 @@ static void ext_leaf(struct vcpu *v, uint32_t leaf, uint32_t *o)
 		break;
 	case 0x80000008:
 		o[0] = h[0] & 0xffff; /* physical and linear address bits */
-		o[2] = (n - 1) | (log2_ceil(n) << 12);
+		if (!host_is_intel()) /* AMD core count (APM vol. 3 E.4.7); reserved on Intel */
+			o[2] = (n - 1) | (log2_ceil(n) << 12);
 		break;
 	default:
 		break;

@@ -96,8 +96,8 @@ static int access(struct emu_ctx *c, uint64_t la, void *buf, unsigned size, bool
 			return rc;
 		uint8_t *p = (uint8_t *)buf + done;
 		if (gmem_is_ram(&vm->mem, gpa, chunk)) {
-			bool ok = write ? gmem_write(&vm->mem, gpa, p, chunk) :
-					  gmem_read(&vm->mem, gpa, p, chunk);
+			bool ok = write ? gmem_write(&vm->mem, gpa, p, chunk)
+			                : gmem_read(&vm->mem, gpa, p, chunk);
 			if (!ok)
 				return X86_ERR_FAULT;
 		} else {
@@ -108,7 +108,8 @@ static int access(struct emu_ctx *c, uint64_t la, void *buf, unsigned size, bool
 				c->unmapped = true;
 				c->unmapped_gpa = gpa;
 				if (!write)
-					val = ~0ULL; /* unassigned: reads float high, writes vanish */
+					val =
+					    ~0ULL; /* unassigned: reads float high, writes vanish */
 			}
 			if (!write)
 				memcpy(p, &val, chunk);
@@ -150,8 +151,8 @@ static int fetch_decode(struct emu_ctx *c, struct x86_insn *in, enum x86_mode *m
 	unsigned got = 0;
 	while (got < sizeof(buf)) {
 		uint64_t gpa;
-		unsigned chunk = MIN((unsigned)sizeof(buf) - got,
-				     (unsigned)(4096 - ((la + got) & 4095)));
+		unsigned chunk =
+		    MIN((unsigned)sizeof(buf) - got, (unsigned)(4096 - ((la + got) & 4095)));
 		int rc = translate(c, la + got, X86_ACC_FETCH, &gpa);
 		if (rc != X86_OK || !gmem_read(&c->v->vm->mem, gpa, buf + got, chunk))
 			break;
@@ -185,6 +186,27 @@ int vcpu_insn_len(struct vcpu *v, unsigned *len)
 	}
 	deliver_fault(&c);
 	return -1;
+}
+
+int vcpu_string_operand(struct vcpu *v, unsigned *addr_size, unsigned *seg)
+{
+	struct emu_ctx c;
+	struct x86_insn in;
+	enum x86_mode mode;
+	walk_setup(&c, v);
+	int rc = fetch_decode(&c, &in, &mode);
+	if (rc == X86_ERR_FAULT) {
+		deliver_fault(&c);
+		return -1;
+	}
+	if (rc != X86_OK) { /* undecodable: the mode's defaults */
+		*addr_size = mode == X86_MODE_LONG64 ? 8 : mode == X86_MODE_PROT32 ? 4 : 2;
+		*seg = X86_SEG_DS;
+		return 0;
+	}
+	*addr_size = in.addrsize;
+	*seg = in.seg_prefix != X86_SEG_NONE ? in.seg_prefix : X86_SEG_DS;
+	return 0;
 }
 
 /* regs_in / regs_out: vCPU registers to and from the emulator's view. */
@@ -225,7 +247,7 @@ int vcpu_emulate_mmio(struct vcpu *v, uint64_t gpa, char *why, size_t why_len)
 			return 0; /* the guest sees the fault of its own fetch */
 		}
 		fmt_snprintf(why, why_len, "cannot decode the instruction at rip %#llx (%s)",
-			     (unsigned long long)vmm->get_rip(v), x86_status_name(rc));
+		             (unsigned long long)vmm->get_rip(v), x86_status_name(rc));
 		return -1;
 	}
 	struct x86_regs regs, old;
@@ -249,10 +271,10 @@ int vcpu_emulate_mmio(struct vcpu *v, uint64_t gpa, char *why, size_t why_len)
 		return 0;
 	default:
 		fmt_snprintf(why, why_len,
-			     "cannot emulate the access to %#llx by the instruction at rip %#llx "
-			     "(opcode %02x, %s)",
-			     (unsigned long long)gpa, (unsigned long long)regs.rip, in.opcode,
-			     x86_status_name(rc));
+		             "cannot emulate the access to %#llx by the instruction at rip %#llx "
+		             "(opcode %02x, %s)",
+		             (unsigned long long)gpa, (unsigned long long)regs.rip, in.opcode,
+		             x86_status_name(rc));
 		return -1;
 	}
 }

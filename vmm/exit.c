@@ -64,7 +64,16 @@ static int h_msr_write(struct vcpu *v, struct vmexit *e)
 static int string_io(struct vcpu *v, struct vmexit *e)
 {
 	struct vm *vm = v->vm;
-	uint64_t mask = e->io.addr_size == 8 ? ~0ULL : e->io.addr_size == 4 ? 0xffffffffULL : 0xffff;
+	if (!e->io.addr_size) { /* the exit did not say: decode the instruction */
+		unsigned as, sg;
+		if (vcpu_string_operand(v, &as, &sg) < 0)
+			return 0; /* its fetch faulted: that fault was injected */
+		e->io.addr_size = (uint8_t)as;
+		e->io.seg = (uint8_t)sg;
+	}
+	uint64_t mask = e->io.addr_size == 8   ? ~0ULL
+	                : e->io.addr_size == 4 ? 0xffffffffULL
+	                                       : 0xffff;
 	int idx_reg = e->io.in ? R_RDI : R_RSI;
 	struct seg sg;
 	vmm->get_seg(v, e->io.in ? S_ES : e->io.seg, &sg);
@@ -80,15 +89,18 @@ static int string_io(struct vcpu *v, struct vmexit *e)
 			return 0; /* #PF injected; the guest retries the remaining iterations */
 		if (!e->io.in && !gmem_read(&vm->mem, gpa, &val, e->io.size))
 			return vm_fatal(vm, "string OUT from non-RAM address %#llx",
-					(unsigned long long)gpa), -1;
+			                (unsigned long long)gpa),
+			       -1;
 		vm_pio(vm, v, e->io.port, e->io.size, !e->io.in, &val);
 		if (e->io.in && !gmem_write(&vm->mem, gpa, &val, e->io.size))
 			return vm_fatal(vm, "string IN to non-RAM address %#llx",
-					(unsigned long long)gpa), -1;
+			                (unsigned long long)gpa),
+			       -1;
 		uint64_t next = df ? idx - e->io.size : idx + e->io.size;
 		vmm->set_reg(v, idx_reg, (vmm->get_reg(v, idx_reg) & ~mask) | (next & mask));
 		if (e->io.rep)
-			vmm->set_reg(v, R_RCX, (vmm->get_reg(v, R_RCX) & ~mask) | ((count - i - 1) & mask));
+			vmm->set_reg(v, R_RCX,
+			             (vmm->get_reg(v, R_RCX) & ~mask) | ((count - i - 1) & mask));
 	}
 	if (!e->io.rep || count <= n)
 		vmm->set_rip(v, e->io.next_rip);
@@ -125,12 +137,12 @@ static int h_npf(struct vcpu *v, struct vmexit *e)
 	struct vm *vm = v->vm;
 	if (gmem_is_ram(&vm->mem, e->npf.gpa, 1))
 		return vm_fatal(vm, "unexpected nested page fault on RAM at %#llx (rip %#llx)",
-				(unsigned long long)e->npf.gpa,
-				(unsigned long long)vmm->get_rip(v)),
+		                (unsigned long long)e->npf.gpa,
+		                (unsigned long long)vmm->get_rip(v)),
 		       -1;
 	if (e->npf.fetch)
 		return vm_fatal(vm, "guest executed code from device memory at %#llx",
-				(unsigned long long)e->npf.gpa),
+		                (unsigned long long)e->npf.gpa),
 		       -1;
 	char why[160];
 	if (vcpu_emulate_mmio(v, e->npf.gpa, why, sizeof(why)) < 0)
@@ -148,7 +160,7 @@ static int h_shutdown(struct vcpu *v, struct vmexit *e)
 {
 	(void)e;
 	vm_fatal(v->vm, "triple fault (shutdown) on vcpu %d at rip %#llx", v->id,
-		 (unsigned long long)vmm->get_rip(v));
+	         (unsigned long long)vmm->get_rip(v));
 	return -1;
 }
 
@@ -187,8 +199,8 @@ static int h_invd(struct vcpu *v, struct vmexit *e)
 static int h_entry_failed(struct vcpu *v, struct vmexit *e)
 {
 	vm_fatal(v->vm, "vcpu %d: the CPU refused the guest state (exit %#llx, info %#llx/%#llx)",
-		 v->id, (unsigned long long)e->raw, (unsigned long long)e->other.info1,
-		 (unsigned long long)e->other.info2);
+	         v->id, (unsigned long long)e->raw, (unsigned long long)e->other.info1,
+	         (unsigned long long)e->other.info2);
 	return -1;
 }
 
@@ -206,41 +218,53 @@ static int h_exception(struct vcpu *v, struct vmexit *e)
 static int h_other(struct vcpu *v, struct vmexit *e)
 {
 	vm_fatal(v->vm, "vcpu %d: unexpected exit %#llx (info %#llx/%#llx) at rip %#llx", v->id,
-		 (unsigned long long)e->raw, (unsigned long long)e->other.info1,
-		 (unsigned long long)e->other.info2, (unsigned long long)vmm->get_rip(v));
+	         (unsigned long long)e->raw, (unsigned long long)e->other.info1,
+	         (unsigned long long)e->other.info2, (unsigned long long)vmm->get_rip(v));
 	return -1;
 }
 
 static int (*const g_handlers[NR_EXIT_REASONS])(struct vcpu *, struct vmexit *) = {
-	[EXIT_NONE] = h_nothing,
-	[EXIT_CPUID] = h_cpuid,
-	[EXIT_MSR_READ] = h_msr_read,
-	[EXIT_MSR_WRITE] = h_msr_write,
-	[EXIT_IO] = h_io,
-	[EXIT_HLT] = h_hlt,
-	[EXIT_NPF] = h_npf,
-	[EXIT_INTR] = h_nothing, /* the host took its interrupt after the exit */
-	[EXIT_NMI] = h_nothing,
-	[EXIT_INTR_WINDOW] = h_nothing, /* the run loop injects now */
-	[EXIT_SHUTDOWN] = h_shutdown,
-	[EXIT_VMCALL] = h_vmcall,
-	[EXIT_XSETBV] = h_xsetbv,
-	[EXIT_INVALID_OP] = h_invalid_op,
-	[EXIT_PAUSE] = h_nothing,
-	[EXIT_INVD] = h_invd,
-	[EXIT_ENTRY_FAILED] = h_entry_failed,
-	[EXIT_EXCEPTION] = h_exception,
-	[EXIT_OTHER] = h_other,
+    [EXIT_NONE] = h_nothing,
+    [EXIT_CPUID] = h_cpuid,
+    [EXIT_MSR_READ] = h_msr_read,
+    [EXIT_MSR_WRITE] = h_msr_write,
+    [EXIT_IO] = h_io,
+    [EXIT_HLT] = h_hlt,
+    [EXIT_NPF] = h_npf,
+    [EXIT_INTR] = h_nothing, /* the host took its interrupt after the exit */
+    [EXIT_NMI] = h_nothing,
+    [EXIT_INTR_WINDOW] = h_nothing, /* the run loop injects now */
+    [EXIT_SHUTDOWN] = h_shutdown,
+    [EXIT_VMCALL] = h_vmcall,
+    [EXIT_XSETBV] = h_xsetbv,
+    [EXIT_INVALID_OP] = h_invalid_op,
+    [EXIT_PAUSE] = h_nothing,
+    [EXIT_INVD] = h_invd,
+    [EXIT_ENTRY_FAILED] = h_entry_failed,
+    [EXIT_EXCEPTION] = h_exception,
+    [EXIT_OTHER] = h_other,
 };
 
 const char *const exit_reason_names[NR_EXIT_REASONS] = {
-	[EXIT_NONE] = "none",	      [EXIT_CPUID] = "cpuid",	    [EXIT_MSR_READ] = "rdmsr",
-	[EXIT_MSR_WRITE] = "wrmsr",   [EXIT_IO] = "io",		    [EXIT_HLT] = "hlt",
-	[EXIT_NPF] = "npf/mmio",      [EXIT_INTR] = "intr",	    [EXIT_NMI] = "nmi",
-	[EXIT_INTR_WINDOW] = "irq-window", [EXIT_SHUTDOWN] = "shutdown", [EXIT_VMCALL] = "vmcall",
-	[EXIT_XSETBV] = "xsetbv",     [EXIT_INVALID_OP] = "invalid-op", [EXIT_PAUSE] = "pause",
-	[EXIT_INVD] = "invd",	      [EXIT_ENTRY_FAILED] = "entry-failed",
-	[EXIT_EXCEPTION] = "exception", [EXIT_OTHER] = "other",
+    [EXIT_NONE] = "none",
+    [EXIT_CPUID] = "cpuid",
+    [EXIT_MSR_READ] = "rdmsr",
+    [EXIT_MSR_WRITE] = "wrmsr",
+    [EXIT_IO] = "io",
+    [EXIT_HLT] = "hlt",
+    [EXIT_NPF] = "npf/mmio",
+    [EXIT_INTR] = "intr",
+    [EXIT_NMI] = "nmi",
+    [EXIT_INTR_WINDOW] = "irq-window",
+    [EXIT_SHUTDOWN] = "shutdown",
+    [EXIT_VMCALL] = "vmcall",
+    [EXIT_XSETBV] = "xsetbv",
+    [EXIT_INVALID_OP] = "invalid-op",
+    [EXIT_PAUSE] = "pause",
+    [EXIT_INVD] = "invd",
+    [EXIT_ENTRY_FAILED] = "entry-failed",
+    [EXIT_EXCEPTION] = "exception",
+    [EXIT_OTHER] = "other",
 };
 
 int vcpu_handle_exit(struct vcpu *v, struct vmexit *e)

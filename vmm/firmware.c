@@ -40,21 +40,21 @@ int platform_e820(struct vm *vm, uint64_t (*e)[3], int max)
 bool platform_build_firmware(struct vm *vm)
 {
 	struct acpi_build_params p = {
-		.ncpus = vm->nvcpus,
-		.ioapic_id = (uint32_t)vm->nvcpus,
-		.ioapic_addr = GUEST_IOAPIC_BASE,
-		.lapic_addr = GUEST_LAPIC_BASE,
-		.ecam_base = GUEST_ECAM_BASE,
-		.ecam_bus_end = GUEST_ECAM_BUSES - 1,
-		.pci_mmio_base = GUEST_PCI_MMIO,
-		.pci_mmio_end = GUEST_PCI_MMIO_END,
-		.pm1a_evt = PORT_ACPI_PM1A_EVT,
-		.pm1a_cnt = PORT_ACPI_PM1A_CNT,
-		.pm_tmr = PORT_ACPI_PM_TMR,
-		.reset_port = PORT_RESET,
-		.reset_value = 0x06,
-		.sci_irq = ACPI_SCI_IRQ,
-		.s5_typ = ACPI_S5_TYP,
+	    .ncpus = vm->nvcpus,
+	    .ioapic_id = (uint32_t)vm->nvcpus,
+	    .ioapic_addr = GUEST_IOAPIC_BASE,
+	    .lapic_addr = GUEST_LAPIC_BASE,
+	    .ecam_base = GUEST_ECAM_BASE,
+	    .ecam_bus_end = GUEST_ECAM_BUSES - 1,
+	    .pci_mmio_base = GUEST_PCI_MMIO,
+	    .pci_mmio_end = GUEST_PCI_MMIO_END,
+	    .pm1a_evt = PORT_ACPI_PM1A_EVT,
+	    .pm1a_cnt = PORT_ACPI_PM1A_CNT,
+	    .pm_tmr = PORT_ACPI_PM_TMR,
+	    .reset_port = PORT_RESET,
+	    .reset_value = 0x06,
+	    .sci_irq = ACPI_SCI_IRQ,
+	    .s5_typ = ACPI_S5_TYP,
 	};
 	const size_t cap = 0x10000;
 	uint8_t *buf = kmalloc(cap);

@@ -21,7 +21,7 @@ bool gmem_layout(struct gmem *m, uint64_t ram_size, uint64_t hole_start)
 	if (ram_size > low) {
 		m->nslots = 2;
 		m->slot[1] = (struct gmem_slot){FOUR_GIB, ram_size - low, low >> GMEM_CHUNK_SHIFT,
-						low >> GMEM_PAGE_SHIFT};
+		                                low >> GMEM_PAGE_SHIFT};
 	}
 	return true;
 }
@@ -53,14 +53,15 @@ void *gmem_hva(const struct gmem *m, uint64_t gpa, uint64_t len)
 	const struct gmem_slot *s = find_slot(m, gpa, len ? len : 1);
 	if (!s)
 		return NULL;
-	if (len && ((gpa - s->gpa) >> GMEM_CHUNK_SHIFT) != ((gpa - s->gpa + len - 1) >> GMEM_CHUNK_SHIFT))
+	if (len &&
+	    ((gpa - s->gpa) >> GMEM_CHUNK_SHIFT) != ((gpa - s->gpa + len - 1) >> GMEM_CHUNK_SHIFT))
 		return NULL; /* crosses a chunk edge: use gmem_read/gmem_write */
 	return chunk_ptr(m, s, gpa);
 }
 
 /* copy: move len bytes between buf and guest memory, chunk by chunk. */
 static bool copy(const struct gmem *m, uint64_t gpa, void *buf, const void *src, uint64_t len,
-		 int fill)
+                 int fill)
 {
 	const struct gmem_slot *s = find_slot(m, gpa, len);
 	if (!s)

@@ -14,14 +14,14 @@
 #include "kernel/compiler.h"
 
 #define GMEM_CHUNK_SHIFT 21
-#define GMEM_CHUNK_SIZE	 (1ULL << GMEM_CHUNK_SHIFT)
-#define GMEM_PAGE_SHIFT	 12
-#define GMEM_PAGE_SIZE	 (1ULL << GMEM_PAGE_SHIFT)
-#define GMEM_MAX_SLOTS	 2
+#define GMEM_CHUNK_SIZE  (1ULL << GMEM_CHUNK_SHIFT)
+#define GMEM_PAGE_SHIFT  12
+#define GMEM_PAGE_SIZE   (1ULL << GMEM_PAGE_SHIFT)
+#define GMEM_MAX_SLOTS   2
 
 struct gmem_slot {
-	uint64_t gpa;	      /* guest-physical start, chunk aligned */
-	uint64_t size;	      /* bytes, chunk multiple */
+	uint64_t gpa;         /* guest-physical start, chunk aligned */
+	uint64_t size;        /* bytes, chunk multiple */
 	uint64_t first_chunk; /* index into chunk_hva */
 	uint64_t first_page;  /* index of its first page in the RAM page numbering */
 };

@@ -33,13 +33,19 @@ static void probe_svm(void)
 	g_caps.vendor = HV_SVM;
 }
 
-/* probe_vmx: CPUID.1:ECX[5] VMX; EPT is checked by the backend from the VMX MSRs. */
+/* probe_vmx: CPUID.1:ECX[5] VMX, not locked off by firmware in IA32_FEATURE_CONTROL (SDM 3C
+ * 24.7); EPT and the rest are checked by the backend from the VMX capability MSRs. */
 static void probe_vmx(void)
 {
 	uint32_t r[4];
 	cpuid(1, 0, r);
 	if (!(r[2] & (1u << 5))) {
 		g_caps.why_not = "VMX not offered (CPUID.1:ECX.VMX = 0)";
+		return;
+	}
+	uint64_t fc = rdmsr(MSR_FEATURE_CONTROL);
+	if ((fc & 1) && !(fc & 4)) { /* locked, VMX outside SMX off */
+		g_caps.why_not = "VMX disabled by firmware (IA32_FEATURE_CONTROL)";
 		return;
 	}
 	g_caps.vendor = HV_VMX;
@@ -62,7 +68,8 @@ const struct hv_caps *hv_detect(void)
 			memcpy(g_caps.brand + 16 * i, r, 16);
 		}
 	}
-	if (!strcmp(g_caps.cpu_vendor, "AuthenticAMD") || !strcmp(g_caps.cpu_vendor, "HygonGenuine"))
+	if (!strcmp(g_caps.cpu_vendor, "AuthenticAMD") ||
+	    !strcmp(g_caps.cpu_vendor, "HygonGenuine"))
 		probe_svm();
 	else if (!strcmp(g_caps.cpu_vendor, "GenuineIntel"))
 		probe_vmx();
@@ -82,4 +89,11 @@ const char *hv_backend_name(void)
 	default:
 		return "none";
 	}
+}
+
+void hv_backend_failed(const char *why)
+{
+	hv_detect();
+	g_caps.vendor = HV_NONE;
+	g_caps.why_not = why;
 }

@@ -4,14 +4,14 @@
 #include "vmm/platform.h"
 #include "vmm/vm.h"
 
-#define REDIR_VECTOR(e)	 ((uint8_t)((e)&0xff))
-#define REDIR_MODE(e)	 (((e) >> 8) & 7)
-#define REDIR_LOGICAL	 (1ULL << 11)
+#define REDIR_VECTOR(e)  ((uint8_t)((e)&0xff))
+#define REDIR_MODE(e)    (((e) >> 8) & 7)
+#define REDIR_LOGICAL    (1ULL << 11)
 #define REDIR_REMOTE_IRR (1ULL << 14)
-#define REDIR_LEVEL	 (1ULL << 15)
-#define REDIR_MASKED	 (1ULL << 16)
-#define REDIR_DEST(e)	 ((uint32_t)((e) >> 56))
-#define REDIR_RW_MASK	 0xff0000000001afffULL /* all but delivery status and Remote IRR */
+#define REDIR_LEVEL      (1ULL << 15)
+#define REDIR_MASKED     (1ULL << 16)
+#define REDIR_DEST(e)    ((uint32_t)((e) >> 56))
+#define REDIR_RW_MASK    0xff0000000001afffULL /* all but delivery status and Remote IRR */
 
 void vioapic_init(struct vioapic *io, struct vm *vm)
 {
@@ -130,8 +130,7 @@ static void write_reg(struct vioapic *io, uint32_t r, uint32_t val, uint64_t *fi
 	*go = service(io, pin, fire); /* unmasking an asserted level line fires it */
 }
 
-void vioapic_mmio(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-		  uint64_t *val)
+void vioapic_mmio(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
 	struct vioapic *io = dev;
 	uint64_t off = gpa - GUEST_IOAPIC_BASE;

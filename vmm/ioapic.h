@@ -26,6 +26,6 @@ void vioapic_set_irq(struct vioapic *io, unsigned pin, bool level);
 void vioapic_eoi(struct vioapic *io, uint8_t vector);
 /* vioapic_mmio: IOREGSEL (0x00), IOWIN (0x10), EOI (0x40) accesses. */
 void vioapic_mmio(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-		  uint64_t *val);
+                  uint64_t *val);
 
 #endif

@@ -9,44 +9,44 @@
 #include "vmm/vm.h"
 
 /* Register offsets (SDM 3A table 11-1). */
-#define REG_ID	      0x020
-#define REG_VERSION   0x030
-#define REG_TPR	      0x080
-#define REG_APR	      0x090
-#define REG_PPR	      0x0a0
-#define REG_EOI	      0x0b0
-#define REG_LDR	      0x0d0
-#define REG_DFR	      0x0e0
-#define REG_SVR	      0x0f0
-#define REG_ISR	      0x100
-#define REG_TMR	      0x180
-#define REG_IRR	      0x200
-#define REG_ESR	      0x280
-#define REG_LVT_CMCI  0x2f0
-#define REG_ICR_LO    0x300
-#define REG_ICR_HI    0x310
-#define REG_LVT_TIMER 0x320
-#define REG_LVT_ERROR 0x370
+#define REG_ID         0x020
+#define REG_VERSION    0x030
+#define REG_TPR        0x080
+#define REG_APR        0x090
+#define REG_PPR        0x0a0
+#define REG_EOI        0x0b0
+#define REG_LDR        0x0d0
+#define REG_DFR        0x0e0
+#define REG_SVR        0x0f0
+#define REG_ISR        0x100
+#define REG_TMR        0x180
+#define REG_IRR        0x200
+#define REG_ESR        0x280
+#define REG_LVT_CMCI   0x2f0
+#define REG_ICR_LO     0x300
+#define REG_ICR_HI     0x310
+#define REG_LVT_TIMER  0x320
+#define REG_LVT_ERROR  0x370
 #define REG_TIMER_INIT 0x380
-#define REG_TIMER_CUR 0x390
-#define REG_TIMER_DIV 0x3e0
+#define REG_TIMER_CUR  0x390
+#define REG_TIMER_DIV  0x3e0
 
-#define LVT_MASKED	(1u << 16)
-#define LVT_TIMER_MODE(l) (((l) >> 17) & 3)
-#define TIMER_ONESHOT	0
-#define TIMER_PERIODIC	1
+#define LVT_MASKED         (1u << 16)
+#define LVT_TIMER_MODE(l)  (((l) >> 17) & 3)
+#define TIMER_ONESHOT      0
+#define TIMER_PERIODIC     1
 #define TIMER_TSC_DEADLINE 2
-#define SVR_ENABLED	(1u << 8)
-#define APIC_VERSION	0x00050014 /* version 0x14, six LVT entries */
-#define APIC_BASE_ENABLE (1ULL << 11)
-#define APIC_BASE_BSP	(1ULL << 8)
+#define SVR_ENABLED        (1u << 8)
+#define APIC_VERSION       0x00050014 /* version 0x14, six LVT entries */
+#define APIC_BASE_ENABLE   (1ULL << 11)
+#define APIC_BASE_BSP      (1ULL << 8)
 
 #define ICR_LEVEL_ASSERT (1u << 14)
-#define ICR_LOGICAL	 (1u << 11)
+#define ICR_LOGICAL      (1u << 11)
 #define ICR_SHORTHAND(l) (((l) >> 18) & 3)
 
-static const uint32_t lvt_valid_mask[7] = {
-	0x000117ff, 0x000710ff, 0x000117ff, 0x000117ff, 0x0001f7ff, 0x0001f7ff, 0x000110ff};
+static const uint32_t lvt_valid_mask[7] = {0x000117ff, 0x000710ff, 0x000117ff, 0x000117ff,
+                                           0x0001f7ff, 0x0001f7ff, 0x000110ff};
 
 /* bit_test / set / clr on the 256-bit register arrays. */
 static bool vtest(const uint32_t *r, unsigned v)
@@ -249,8 +249,10 @@ static void send_ipi(struct vlapic *a)
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vlapic *t = &vm->vcpu[i]->lapic;
 		bool self = t == a;
-		bool hit = sh == 1 ? self : sh == 2 ? true : sh == 3 ? !self :
-			   vlapic_match_dest(t, dest, logical);
+		bool hit = sh == 1   ? self
+		           : sh == 2 ? true
+		           : sh == 3 ? !self
+		                     : vlapic_match_dest(t, dest, logical);
 		if (!hit)
 			continue;
 		deliver_one(t, mode, vector, level && mode == APIC_DM_FIXED);

@@ -11,17 +11,17 @@
 #include "kernel/compiler.h"
 #include "kernel/spinlock.h"
 
-#define VLAPIC_BASE	  0xfee00000ULL
-#define VLAPIC_BUS_HZ	  1000000000ULL /* timer input clock: 1 GHz, so one tick = 1 ns */
+#define VLAPIC_BASE   0xfee00000ULL
+#define VLAPIC_BUS_HZ 1000000000ULL /* timer input clock: 1 GHz, so one tick = 1 ns */
 
 /* Delivery modes (ICR and LVT bits 10:8). */
-#define APIC_DM_FIXED	 0
-#define APIC_DM_LOWEST	 1
-#define APIC_DM_SMI	 2
-#define APIC_DM_NMI	 4
-#define APIC_DM_INIT	 5
-#define APIC_DM_STARTUP	 6
-#define APIC_DM_EXTINT	 7
+#define APIC_DM_FIXED   0
+#define APIC_DM_LOWEST  1
+#define APIC_DM_SMI     2
+#define APIC_DM_NMI     4
+#define APIC_DM_INIT    5
+#define APIC_DM_STARTUP 6
+#define APIC_DM_EXTINT  7
 
 struct vcpu;
 
@@ -34,9 +34,9 @@ struct vlapic {
 	uint32_t lvt[7]; /* CMCI, timer, thermal, perf, LINT0, LINT1, error */
 	uint32_t icr_lo, icr_hi;
 	uint32_t timer_init, timer_div;
-	uint64_t timer_start;	 /* host TSC when the count was loaded */
+	uint64_t timer_start;    /* host TSC when the count was loaded */
 	uint64_t timer_deadline; /* host TSC of the next expiry, 0 = not armed */
-	uint64_t tsc_deadline;	 /* guest TSC value written to IA32_TSC_DEADLINE */
+	uint64_t tsc_deadline;   /* guest TSC value written to IA32_TSC_DEADLINE */
 	uint64_t apic_base_msr;
 	volatile bool nmi_pending;
 	volatile bool init_pending;

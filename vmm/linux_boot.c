@@ -9,31 +9,31 @@
 
 /* Setup-header offsets in the bzImage and in boot_params (boot.rst "the real-mode kernel
  * header" and "the zero page"). */
-#define HDR_SETUP_SECTS	 0x1f1
-#define HDR_BOOT_FLAG	 0x1fe
-#define HDR_MAGIC	 0x202
-#define HDR_VERSION	 0x206
-#define HDR_TYPE_OF_LOADER 0x210
-#define HDR_LOADFLAGS	 0x211
-#define HDR_RAMDISK_IMAGE 0x218
-#define HDR_RAMDISK_SIZE 0x21c
-#define HDR_CMD_LINE_PTR 0x228
-#define HDR_INITRD_MAX	 0x22c
-#define HDR_KERNEL_ALIGN 0x230
-#define HDR_RELOCATABLE	 0x234
-#define HDR_XLOADFLAGS	 0x236
-#define HDR_CMDLINE_SIZE 0x238
-#define HDR_PREF_ADDRESS 0x258
-#define HDR_INIT_SIZE	 0x260
-#define ZP_ACPI_RSDP	 0x070
+#define HDR_SETUP_SECTS      0x1f1
+#define HDR_BOOT_FLAG        0x1fe
+#define HDR_MAGIC            0x202
+#define HDR_VERSION          0x206
+#define HDR_TYPE_OF_LOADER   0x210
+#define HDR_LOADFLAGS        0x211
+#define HDR_RAMDISK_IMAGE    0x218
+#define HDR_RAMDISK_SIZE     0x21c
+#define HDR_CMD_LINE_PTR     0x228
+#define HDR_INITRD_MAX       0x22c
+#define HDR_KERNEL_ALIGN     0x230
+#define HDR_RELOCATABLE      0x234
+#define HDR_XLOADFLAGS       0x236
+#define HDR_CMDLINE_SIZE     0x238
+#define HDR_PREF_ADDRESS     0x258
+#define HDR_INIT_SIZE        0x260
+#define ZP_ACPI_RSDP         0x070
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
-#define ZP_EXT_RAMDISK_SIZE 0x0c4
-#define ZP_EXT_CMD_LINE_PTR 0x0c8
-#define ZP_E820_ENTRIES	 0x1e8
-#define ZP_E820_TABLE	 0x2d0
-#define ZP_E820_MAX	 128
-#define LOADED_HIGH	 0x01
-#define XLF_KERNEL_64	 0x01
+#define ZP_EXT_RAMDISK_SIZE  0x0c4
+#define ZP_EXT_CMD_LINE_PTR  0x0c8
+#define ZP_E820_ENTRIES      0x1e8
+#define ZP_E820_TABLE        0x2d0
+#define ZP_E820_MAX          128
+#define LOADED_HIGH          0x01
+#define XLF_KERNEL_64        0x01
 
 const char *linux_parse_header(const uint8_t *img, uint64_t size, struct linux_header *h)
 {
@@ -61,7 +61,7 @@ const char *linux_parse_header(const uint8_t *img, uint64_t size, struct linux_h
 	h->relocatable = img[HDR_RELOCATABLE] != 0;
 	h->cmdline_size = le32_load(img + HDR_CMDLINE_SIZE);
 	h->pref_address = (uint64_t)le32_load(img + HDR_PREF_ADDRESS) |
-			  (uint64_t)le32_load(img + HDR_PREF_ADDRESS + 4) << 32;
+	                  (uint64_t)le32_load(img + HDR_PREF_ADDRESS + 4) << 32;
 	h->init_size = le32_load(img + HDR_INIT_SIZE);
 	h->hdr_end = 0x202 + img[0x201];
 	if (h->hdr_end > 0x280 || h->hdr_end < 0x268) /* a 2.12+ header reaches 0x268 at least */
@@ -135,15 +135,16 @@ int linux_boot_load(struct vm *vm, const char **err)
 {
 	struct gmem *m = &vm->mem;
 	struct linux_header h;
-	const struct bootfs_file *k = find(vm->cfg.kernel, err, "kernel file not on the boot stick");
+	const struct bootfs_file *k =
+	    find(vm->cfg.kernel, err, "kernel file not on the boot stick");
 	if (!k)
 		return -1;
 	if ((*err = linux_parse_header(k->data, k->size, &h)))
 		return -1;
 	uint64_t low_end = m->slot[0].size;
 	uint64_t align = h.kernel_alignment ? h.kernel_alignment : 0x200000;
-	uint64_t load = h.relocatable ? ALIGN_UP(MAX(h.pref_address, LB_KERNEL_MIN), align)
-				      : h.pref_address;
+	uint64_t load =
+	    h.relocatable ? ALIGN_UP(MAX(h.pref_address, LB_KERNEL_MIN), align) : h.pref_address;
 	if (!range_within(load, h.init_size, 0, low_end)) {
 		*err = "not enough guest RAM for the kernel";
 		return -1;
@@ -171,7 +172,8 @@ int linux_boot_load(struct vm *vm, const char **err)
 	gmem_write(m, LB_CMDLINE, vm->cfg.cmdline, cl);
 	le32_store(zp + HDR_CMD_LINE_PTR, (uint32_t)LB_CMDLINE);
 	if (vm->cfg.initrd[0]) {
-		const struct bootfs_file *rd = find(vm->cfg.initrd, err, "initrd file not on the boot stick");
+		const struct bootfs_file *rd =
+		    find(vm->cfg.initrd, err, "initrd file not on the boot stick");
 		uint64_t top = MIN(low_end, (uint64_t)h.initrd_addr_max + 1);
 		uint64_t at = rd && rd->size < top ? ALIGN_DOWN(top - rd->size, 4096) : 0;
 		if (rd && (at < load + h.init_size || !gmem_write(m, at, rd->data, rd->size))) {

@@ -12,11 +12,11 @@
 struct vm;
 
 /* Fixed guest-physical locations used while booting (all in low RAM). */
-#define LB_GDT	       0x6000ULL
+#define LB_GDT         0x6000ULL
 #define LB_ZERO_PAGE   0x7000ULL
-#define LB_PML4	       0x9000ULL
-#define LB_PDPT	       0xa000ULL
-#define LB_PD	       0xb000ULL /* four pages: identity map of 4 GiB in 2 MiB pages */
+#define LB_PML4        0x9000ULL
+#define LB_PDPT        0xa000ULL
+#define LB_PD          0xb000ULL /* four pages: identity map of 4 GiB in 2 MiB pages */
 #define LB_CMDLINE     0x20000ULL
 #define LB_CMDLINE_MAX 4096
 #define LB_KERNEL_MIN  0x1000000ULL /* 16 MiB, the usual preferred load address */

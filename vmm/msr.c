@@ -5,14 +5,14 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-#define MSR_TSC		      0x10
-#define MSR_PLATFORM_ID	      0x17
-#define MSR_UCODE_REV	      0x8b /* AMD patch level / Intel BIOS_SIGN_ID */
-#define MSR_AMD_HWCR	      0xc0010015
-#define MSR_AMD_DE_CFG	      0xc0011029
-#define MSR_AMD_NB_CFG	      0xc001001f
-#define APIC_BASE_ENABLE      (1ULL << 11)
-#define APIC_BASE_X2APIC      (1ULL << 10)
+#define MSR_TSC          0x10
+#define MSR_PLATFORM_ID  0x17
+#define MSR_UCODE_REV    0x8b /* AMD patch level / Intel BIOS_SIGN_ID */
+#define MSR_AMD_HWCR     0xc0010015
+#define MSR_AMD_DE_CFG   0xc0011029
+#define MSR_AMD_NB_CFG   0xc001001f
+#define APIC_BASE_ENABLE (1ULL << 11)
+#define APIC_BASE_X2APIC (1ULL << 10)
 
 /* log_refused: rate-limited note of an MSR the guest may not use. */
 static void log_refused(struct vcpu *v, const char *op, uint32_t msr, uint64_t val)
@@ -20,7 +20,7 @@ static void log_refused(struct vcpu *v, const char *op, uint32_t msr, uint64_t v
 	struct vm *vm = v->vm;
 	if (vm->unhandled_io_logged++ < 32)
 		klog_quiet("vm %s: vcpu %d: %s of MSR %#x (value %#llx) refused: #GP", vm->cfg.name,
-		     v->id, op, msr, (unsigned long long)val);
+		           v->id, op, msr, (unsigned long long)val);
 }
 
 int msr_guest_read(struct vcpu *v, uint32_t msr, uint64_t *val)

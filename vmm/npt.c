@@ -3,8 +3,8 @@
 #include "kernel/bitmap.h"
 #include "vmm/gmem.h"
 
-#define LEVELS	4
-#define ENTRIES 512
+#define LEVELS          4
+#define ENTRIES         512
 #define IDX(gpa, level) (((gpa) >> (12 + 9 * (level))) & (ENTRIES - 1))
 
 /* table_va: the entries of the table at hpa. */
@@ -17,7 +17,7 @@ bool npt_init(struct npt *n, const struct npt_format *fmt, const struct npt_mem_
 {
 	n->fmt = fmt;
 	n->mem = mem;
-	n->logging = false;
+	n->logging = n->hw_log = false;
 	n->table_pages = 0;
 	spin_init(&n->lock, "npt");
 	n->root = 0; /* npt_destroy has nothing to free if the allocation fails */
@@ -61,8 +61,10 @@ bool npt_map(struct npt *n, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned 
 		return false;
 	spin_lock(&n->lock);
 	for (uint64_t off = 0; off < size && ok;) {
-		int level = (!n->logging && IS_ALIGNED(gpa + off, big) && IS_ALIGNED(hpa + off, big) &&
-			     size - off >= big) ? 1 : 0;
+		int level = (!n->logging && IS_ALIGNED(gpa + off, big) &&
+		             IS_ALIGNED(hpa + off, big) && size - off >= big)
+		                ? 1
+		                : 0;
 		uint64_t *e = slot(n, gpa + off, level, true);
 		if (!e) {
 			ok = false;
@@ -171,9 +173,9 @@ static bool split(struct npt *n, uint64_t *e)
 
 /* for_each_ram_pde: call fn on the level-1 entry of every 2 MiB block of guest RAM. */
 static bool for_each_ram_pde(struct npt *n, const struct gmem *m,
-			     bool (*fn)(struct npt *n, const struct gmem *m, uint64_t gpa,
-					uint64_t *pde, uint64_t *arg),
-			     uint64_t *arg)
+                             bool (*fn)(struct npt *n, const struct gmem *m, uint64_t gpa,
+                                        uint64_t *pde, uint64_t *arg),
+                             uint64_t *arg)
 {
 	for (int s = 0; s < m->nslots; s++) {
 		for (uint64_t off = 0; off < m->slot[s].size; off += 1ULL << 21) {
@@ -193,7 +195,7 @@ static bool for_each_ram_pde(struct npt *n, const struct gmem *m,
 
 /* start_fn: split one block and clear dirty bits of its 4 KiB entries. */
 static bool start_fn(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *pde,
-		     uint64_t *arg)
+                     uint64_t *arg)
 {
 	(void)m, (void)gpa, (void)arg;
 	if (!n->fmt->present(*pde))
@@ -217,7 +219,7 @@ bool npt_dirty_log_start(struct npt *n, const struct gmem *m)
 
 /* harvest_fn: move the dirty bits of one block's 4 KiB entries into the bitmap. */
 static bool harvest_fn(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *pde,
-		       uint64_t *arg)
+                       uint64_t *arg)
 {
 	uint64_t *bitmap = (uint64_t *)arg[0];
 	if (!n->fmt->present(*pde) || (*pde & n->fmt->large_bit))
@@ -252,4 +254,28 @@ void npt_dirty_log_stop(struct npt *n)
 	spin_lock(&n->lock);
 	n->logging = false; /* 4 KiB mappings stay: correct, just a little slower */
 	spin_unlock(&n->lock);
+}
+
+uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint64_t *out)
+{
+	uint64_t moved = 0;
+	spin_lock(&n->lock);
+	for (uint64_t w = 0; w < BITMAP_WORDS(m->npages); w++) {
+		if (!__atomic_load_n(&log[w], __ATOMIC_RELAXED))
+			continue;
+		uint64_t bits = __atomic_exchange_n(&log[w], 0, __ATOMIC_ACQ_REL);
+		out[w] |= bits;
+		moved += popcount64(bits);
+		for (; bits; bits &= bits - 1) {
+			uint64_t gpa;
+			int l;
+			if (!gmem_index_to_gpa(m, w * 64 + (uint64_t)__builtin_ctzll(bits), &gpa))
+				continue;
+			uint64_t *e = leaf_entry(n, gpa, &l);
+			if (e)
+				__atomic_fetch_and(e, ~n->fmt->dirty_bit, __ATOMIC_RELAXED);
+		}
+	}
+	spin_unlock(&n->lock);
+	return moved;
 }

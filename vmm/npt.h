@@ -14,9 +14,9 @@
 
 struct gmem;
 
-#define NPT_R 1u
-#define NPT_W 2u
-#define NPT_X 4u
+#define NPT_R   1u
+#define NPT_W   2u
+#define NPT_X   4u
 #define NPT_RWX (NPT_R | NPT_W | NPT_X)
 
 /* Guest-physical addresses the 4-level tables can map (each level indexes 9 bits). */
@@ -31,9 +31,9 @@ struct npt_format {
 	bool (*present)(uint64_t e);
 	/* the NPT_* permissions of a leaf entry (kept when a 2 MiB page is split) */
 	unsigned (*perm)(uint64_t e);
-	uint64_t addr_mask;  /* physical address bits of an entry */
-	uint64_t large_bit;  /* page-size bit in a level-1/2 entry */
-	uint64_t dirty_bit;  /* set by the CPU on write (leaf) */
+	uint64_t addr_mask; /* physical address bits of an entry */
+	uint64_t large_bit; /* page-size bit in a level-1/2 entry */
+	uint64_t dirty_bit; /* set by the CPU on write (leaf) */
 };
 
 /* Page-table pages come from here (kernel: pmm + direct map; host tests: malloc). */
@@ -50,6 +50,7 @@ struct npt {
 	struct spinlock lock;
 	uint64_t table_pages;
 	bool logging;
+	bool hw_log; /* the backend logs written pages itself (Intel PML, vmm/dirty.c) */
 };
 
 /* npt_init: an empty table tree. */
@@ -71,6 +72,10 @@ bool npt_dirty_log_start(struct npt *n, const struct gmem *m);
  * of gmem) and clear the bits; returns pages found. Flush guest TLBs before copying pages. */
 uint64_t npt_dirty_harvest(struct npt *n, const struct gmem *m, uint64_t *bitmap);
 void npt_dirty_log_stop(struct npt *n);
+/* npt_dirty_take: with hardware logging (PML), which logs a page when its dirty bit goes from
+ * 0 to 1: move the pages set in log into out and clear their dirty bits, so the next write to
+ * each is logged again; returns the pages moved. Flush guest TLBs before copying pages. */
+uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint64_t *out);
 
 /* Kernel page-table memory for NPT (pmm pages through the direct map). */
 extern const struct npt_mem_ops npt_kernel_mem;

@@ -154,7 +154,7 @@ static void write_cmd(struct pic_chip *c, uint8_t v)
 	case 4: /* set */
 		c->priority_add = cmd == 4 ? 0xff : 0;
 		break;
-	case 1: /* non-specific EOI */
+	case 1:   /* non-specific EOI */
 	case 5: { /* rotate on non-specific EOI */
 		int p = priority(c, c->isr);
 		if (p != 8) {

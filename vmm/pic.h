@@ -10,13 +10,13 @@ struct vcpu;
 
 struct pic_chip {
 	uint8_t irr, imr, isr;
-	uint8_t base;	   /* ICW2 vector base */
+	uint8_t base;      /* ICW2 vector base */
 	uint8_t init_step; /* 0 = ready; 2..4 = expecting ICW2..ICW4 */
 	uint8_t icw4, single, auto_eoi, read_isr, poll, special_mask; /* flags, 0/1 (saved raw) */
 	uint8_t priority_add; /* rotation: IRQ with highest priority */
-	uint8_t elcr;	      /* level-triggered lines */
+	uint8_t elcr;         /* level-triggered lines */
 	uint8_t elcr_mask;
-	uint8_t last_level;   /* input levels, for edge detection */
+	uint8_t last_level; /* input levels, for edge detection */
 };
 
 struct vpic {

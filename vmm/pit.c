@@ -118,7 +118,7 @@ static void control(struct vpit *p, uint8_t v)
 			}
 			if (!(v & 0x10) && !c->status_latched) {
 				c->status = (uint8_t)((out_now(c, now) ? 0x80 : 0) | (c->rw << 4) |
-						      (c->mode << 1) | c->bcd);
+				                      (c->mode << 1) | c->bcd);
 				c->status_latched = true;
 			}
 		}

@@ -11,19 +11,19 @@ struct vm;
 struct vcpu;
 
 struct pit_channel {
-	uint32_t reload;     /* count written (0 means 65536) */
-	uint64_t load_tsc;   /* host TSC when counting started */
-	uint8_t mode;	     /* 0..5 */
-	uint8_t rw;	     /* access: 1 LSB, 2 MSB, 3 LSB then MSB */
+	uint32_t reload;   /* count written (0 means 65536) */
+	uint64_t load_tsc; /* host TSC when counting started */
+	uint8_t mode;      /* 0..5 */
+	uint8_t rw;        /* access: 1 LSB, 2 MSB, 3 LSB then MSB */
 	bool bcd;
 	bool gate;
 	bool write_hi_next, read_hi_next;
 	uint16_t latch;
-	bool latched;	     /* count latched */
+	bool latched; /* count latched */
 	uint8_t status;
 	bool status_latched;
-	bool armed;	     /* a count was written and counting runs */
-	uint64_t next_irq;   /* channel 0: host TSC of the next OUT rising edge, 0 = none */
+	bool armed;        /* a count was written and counting runs */
+	uint64_t next_irq; /* channel 0: host TSC of the next OUT rising edge, 0 = none */
 	uint8_t write_lsb;
 };
 

@@ -7,16 +7,16 @@
 #include "vmm/gconsole.h"
 #include "vmm/vm.h"
 
-#define PM1_TMR_STS   (1u << 0)
-#define PM1_PWRBTN    (1u << 8)
-#define PM1_CNT_SCI   (1u << 0)
-#define PM1_SLP_EN    (1u << 13)
+#define PM1_TMR_STS    (1u << 0)
+#define PM1_PWRBTN     (1u << 8)
+#define PM1_CNT_SCI    (1u << 0)
+#define PM1_SLP_EN     (1u << 13)
 #define PM1_SLP_TYP(v) (((v) >> 10) & 7)
-#define PM_TIMER_HZ   3579545ULL
+#define PM_TIMER_HZ    3579545ULL
 
 /* pm_pio: PM1a event (status/enable), PM1a control (sleep) and the PM timer (ACPI 4.8). */
 static void pm_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-		   uint32_t *val)
+                   uint32_t *val)
 {
 	struct vm *vm = dev;
 	struct acpi_pm *pm = &vm->plat.pm;
@@ -25,7 +25,7 @@ static void pm_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool
 	case PORT_ACPI_PM1A_EVT:
 	case PORT_ACPI_PM1A_EVT + 1:
 		if (write && size >= 2)
-			pm->pm1_sts &= (uint16_t)~*val; /* write 1 to clear */
+			pm->pm1_sts &= (uint16_t) ~*val; /* write 1 to clear */
 		else if (!write)
 			*val = pm->pm1_sts;
 		break;
@@ -57,7 +57,7 @@ static void pm_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool
 
 /* reset_pio: 0xCF9 reset control register: bit 2 requests a reset. */
 static void reset_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-		      uint32_t *val)
+                      uint32_t *val)
 {
 	(void)v, (void)port, (void)size;
 	if (!write) {
@@ -70,7 +70,7 @@ static void reset_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, b
 
 /* debugcon_pio: port 0xE9: bytes written appear on the VM console (Bochs/QEMU convention). */
 static void debugcon_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-			 uint32_t *val)
+                         uint32_t *val)
 {
 	(void)v, (void)port;
 	if (!write) {
@@ -85,7 +85,7 @@ static void debugcon_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size
 
 /* sink_pio: ports Linux pokes on every PC that need no behaviour (POST code, 8042 probe). */
 static void sink_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-		     uint32_t *val)
+                     uint32_t *val)
 {
 	(void)dev, (void)v, (void)port, (void)size;
 	if (!write)
@@ -93,14 +93,14 @@ static void sink_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bo
 }
 
 static void ioapic_mmio(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-			uint64_t *val)
+                        uint64_t *val)
 {
 	vioapic_mmio(dev, v, gpa, size, write, val);
 }
 
 /* lapic_mmio: each vCPU reaches its own LAPIC at the same address. */
 static void lapic_mmio(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-		       uint64_t *val)
+                       uint64_t *val)
 {
 	(void)dev;
 	vlapic_mmio(&v->lapic, gpa - GUEST_LAPIC_BASE, size, write, val);
@@ -126,16 +126,17 @@ void platform_init(struct vm *vm)
 	vm_add_pio(vm, 0x61, 0x61, vpit_pio, &p->pit);
 	vm_add_pio(vm, 0x70, 0x71, vrtc_pio, &p->rtc);
 	vm_add_pio(vm, 0x3f8, 0x3ff, vuart_pio, &p->uart);
+	/* before the PCI window 0xcf8-0xcff: the first matching range handles a port */
+	vm_add_pio(vm, PORT_RESET, PORT_RESET, reset_pio, vm);
 	vm_add_pio(vm, 0xcf8, 0xcff, vpci_pio, &p->pci);
 	vm_add_pio(vm, PORT_ACPI_PM1A_EVT, PORT_ACPI_PM_TMR + 3, pm_pio, vm);
-	vm_add_pio(vm, PORT_RESET, PORT_RESET, reset_pio, vm);
 	vm_add_pio(vm, PORT_DEBUGCON, PORT_DEBUGCON, debugcon_pio, vm);
 	vm_add_pio(vm, 0x80, 0x80, sink_pio, vm);
 	vm_add_pio(vm, 0x60, 0x64, sink_pio, vm);
 	vm_add_mmio(vm, GUEST_LAPIC_BASE, GUEST_LAPIC_BASE + 0xfff, lapic_mmio, vm);
 	vm_add_mmio(vm, GUEST_IOAPIC_BASE, GUEST_IOAPIC_BASE + 0xff, ioapic_mmio, &p->ioapic);
 	vm_add_mmio(vm, GUEST_ECAM_BASE, GUEST_ECAM_BASE + (GUEST_ECAM_BUSES << 20) - 1, vpci_ecam,
-		    &p->pci);
+	            &p->pci);
 	vm_add_mmio(vm, GUEST_PCI_MMIO, GUEST_PCI_MMIO_END, vpci_mmio, &p->pci);
 }
 

@@ -20,28 +20,28 @@ struct vcpu;
 
 /* Guest-physical layout. */
 #define GUEST_HOLE_START   0xb0000000ULL /* RAM below, devices above (to 4 GiB) */
-#define GUEST_ECAM_BASE	   0xb0000000ULL /* PCI ECAM for bus 0..ECAM_BUSES-1 */
+#define GUEST_ECAM_BASE    0xb0000000ULL /* PCI ECAM for bus 0..ECAM_BUSES-1 */
 #define GUEST_ECAM_BUSES   1
-#define GUEST_PCI_MMIO	   0xc0000000ULL /* BAR window */
+#define GUEST_PCI_MMIO     0xc0000000ULL /* BAR window */
 #define GUEST_PCI_MMIO_END 0xfebfffffULL
 #define GUEST_IOAPIC_BASE  0xfec00000ULL
 #define GUEST_LAPIC_BASE   0xfee00000ULL
-#define GUEST_BIOS_AREA	   0x000e0000ULL /* ACPI tables (reserved in e820) */
-#define GUEST_EBDA	   0x0009fc00ULL
+#define GUEST_BIOS_AREA    0x000e0000ULL /* ACPI tables (reserved in e820) */
+#define GUEST_EBDA         0x0009fc00ULL
 
 /* Ports. */
 #define PORT_ACPI_PM1A_EVT 0x600
 #define PORT_ACPI_PM1A_CNT 0x604
 #define PORT_ACPI_PM_TMR   0x608
-#define PORT_RESET	   0xcf9
-#define PORT_DEBUGCON	   0xe9 /* bytes written here go to the VM's console */
-#define ACPI_S5_TYP	   5	/* SLP_TYP value of \_S5 in Tern's DSDT */
-#define ACPI_SCI_IRQ	   9
+#define PORT_RESET         0xcf9
+#define PORT_DEBUGCON      0xe9 /* bytes written here go to the VM's console */
+#define ACPI_S5_TYP        5    /* SLP_TYP value of \_S5 in Tern's DSDT */
+#define ACPI_SCI_IRQ       9
 
 /* ISA IRQs. */
-#define IRQ_PIT	 0
+#define IRQ_PIT  0
 #define IRQ_COM1 4
-#define IRQ_RTC	 8
+#define IRQ_RTC  8
 
 struct acpi_pm {
 	uint16_t pm1_sts, pm1_en, pm1_cnt;

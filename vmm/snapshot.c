@@ -16,13 +16,13 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-#define BLOCK_ORDER 9
-#define BLOCK_SIZE  (PAGE_SIZE << BLOCK_ORDER)
+#define BLOCK_ORDER   9
+#define BLOCK_SIZE    (PAGE_SIZE << BLOCK_ORDER)
 #define REC_BUF_ORDER 10 /* 4 MiB: the largest record */
 
 struct snapshot {
-	uint64_t bytes;	   /* stream length */
-	uint64_t pos;	   /* read cursor */
+	uint64_t bytes; /* stream length */
+	uint64_t pos;   /* read cursor */
 	uint8_t **block;
 	size_t nblocks, cap;
 	uint64_t uptime_ns; /* VM running time at the snapshot */
@@ -130,7 +130,7 @@ int vm_snapshot(struct vm *vm, const char **err)
 	char sz[16];
 	format_size(sn->bytes, sz, sizeof(sz));
 	fmt_snprintf(sn->desc, sizeof(sn->desc), "%s, taken at host uptime %llu s", sz,
-		     (unsigned long long)(sn->taken_ns / 1000000000ULL));
+	             (unsigned long long)(sn->taken_ns / 1000000000ULL));
 	snap_free(vm->snapshot);
 	vm->snapshot = sn;
 	klog("vm %s: snapshot of %s in %llu ms", vm->cfg.name, sz,

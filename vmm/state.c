@@ -11,6 +11,7 @@
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/x86.h"
+#include "vmm/dev/vdevs.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
@@ -23,10 +24,19 @@ struct fdesc {
 };
 
 enum { FK_INT, FK_BYTES, FK_BOOL };
-#define F(id, type, m)	   {id, offsetof(type, m), sizeof(((type *)0)->m), FK_INT}
-#define FB(id, type, m)	   {id, offsetof(type, m), sizeof(((type *)0)->m), FK_BYTES}
-#define FL(id, type, m)	   {id, offsetof(type, m), sizeof(((type *)0)->m), FK_BOOL}
-#define BITMAP_BYTES(n)	   ((((size_t)(n) + 63) / 64) * 8)
+#define F(id, type, m)                                                                             \
+	{                                                                                          \
+		id, offsetof(type, m), sizeof(((type *)0)->m), FK_INT                              \
+	}
+#define FB(id, type, m)                                                                            \
+	{                                                                                          \
+		id, offsetof(type, m), sizeof(((type *)0)->m), FK_BYTES                            \
+	}
+#define FL(id, type, m)                                                                            \
+	{                                                                                          \
+		id, offsetof(type, m), sizeof(((type *)0)->m), FK_BOOL                             \
+	}
+#define BITMAP_BYTES(n) ((((size_t)(n) + 63) / 64) * 8)
 
 /* put_fields: every described member of obj as a field. */
 static void put_fields(struct stream_out *s, const void *obj, const struct fdesc *d, size_t n)
@@ -78,16 +88,40 @@ static bool get_fields(const uint8_t *rec, size_t len, void *obj, const struct f
 
 #define VS struct vcpu_arch_state
 static const struct fdesc vcpu_fields[] = {
-	FB(1, VS, gpr), F(2, VS, rip), F(3, VS, rflags), F(4, VS, cr0), F(5, VS, cr2),
-	F(6, VS, cr3), F(7, VS, cr4), F(8, VS, cr8), F(9, VS, efer), F(10, VS, dr6),
-	F(11, VS, dr7), FB(12, VS, seg), F(13, VS, gdt.base), F(14, VS, gdt.limit),
-	F(15, VS, idt.base), F(16, VS, idt.limit), F(17, VS, star), F(18, VS, lstar),
-	F(19, VS, cstar), F(20, VS, sfmask), F(21, VS, kernel_gs_base), F(22, VS, sysenter_cs),
-	F(23, VS, sysenter_esp), F(24, VS, sysenter_eip), F(25, VS, pat), F(26, VS, xcr0),
-	F(27, VS, tsc), F(28, VS, interrupt_shadow), F(29, VS, nmi_masked),
-	F(30, VS, pending_event_valid), F(31, VS, pending_event_vector),
-	F(32, VS, pending_event_type), F(33, VS, pending_event_has_error),
-	F(34, VS, pending_event_error),
+    FB(1, VS, gpr),
+    F(2, VS, rip),
+    F(3, VS, rflags),
+    F(4, VS, cr0),
+    F(5, VS, cr2),
+    F(6, VS, cr3),
+    F(7, VS, cr4),
+    F(8, VS, cr8),
+    F(9, VS, efer),
+    F(10, VS, dr6),
+    F(11, VS, dr7),
+    FB(12, VS, seg),
+    F(13, VS, gdt.base),
+    F(14, VS, gdt.limit),
+    F(15, VS, idt.base),
+    F(16, VS, idt.limit),
+    F(17, VS, star),
+    F(18, VS, lstar),
+    F(19, VS, cstar),
+    F(20, VS, sfmask),
+    F(21, VS, kernel_gs_base),
+    F(22, VS, sysenter_cs),
+    F(23, VS, sysenter_esp),
+    F(24, VS, sysenter_eip),
+    F(25, VS, pat),
+    F(26, VS, xcr0),
+    F(27, VS, tsc),
+    F(28, VS, interrupt_shadow),
+    F(29, VS, nmi_masked),
+    F(30, VS, pending_event_valid),
+    F(31, VS, pending_event_vector),
+    F(32, VS, pending_event_type),
+    F(33, VS, pending_event_has_error),
+    F(34, VS, pending_event_error),
 };
 #undef VS
 
@@ -96,17 +130,32 @@ struct vcpu_extra {
 	uint64_t id, run_state, sipi_vector, sipi_pending;
 };
 static const struct fdesc vcpu_extra_fields[] = {
-	F(100, struct vcpu_extra, id), F(101, struct vcpu_extra, run_state),
-	F(102, struct vcpu_extra, sipi_vector), F(103, struct vcpu_extra, sipi_pending),
+    F(100, struct vcpu_extra, id),
+    F(101, struct vcpu_extra, run_state),
+    F(102, struct vcpu_extra, sipi_vector),
+    F(103, struct vcpu_extra, sipi_pending),
 };
 
 #define LA struct vlapic
 static const struct fdesc lapic_fields[] = {
-	F(1, LA, id), FB(2, LA, irr), FB(3, LA, isr), FB(4, LA, tmr), F(5, LA, tpr),
-	F(6, LA, ldr), F(7, LA, dfr), F(8, LA, svr), F(9, LA, esr), FB(10, LA, lvt),
-	F(11, LA, icr_lo), F(12, LA, icr_hi), F(13, LA, timer_init), F(14, LA, timer_div),
-	F(15, LA, tsc_deadline), F(16, LA, apic_base_msr), FL(17, LA, nmi_pending),
-	FL(18, LA, init_pending),
+    F(1, LA, id),
+    FB(2, LA, irr),
+    FB(3, LA, isr),
+    FB(4, LA, tmr),
+    F(5, LA, tpr),
+    F(6, LA, ldr),
+    F(7, LA, dfr),
+    F(8, LA, svr),
+    F(9, LA, esr),
+    FB(10, LA, lvt),
+    F(11, LA, icr_lo),
+    F(12, LA, icr_hi),
+    F(13, LA, timer_init),
+    F(14, LA, timer_div),
+    F(15, LA, tsc_deadline),
+    F(16, LA, apic_base_msr),
+    FL(17, LA, nmi_pending),
+    FL(18, LA, init_pending),
 };
 #undef LA
 
@@ -115,48 +164,68 @@ struct lapic_timing {
 	uint64_t vcpu, elapsed_ns, remaining_ns, armed;
 };
 static const struct fdesc lapic_timing_fields[] = {
-	F(100, struct lapic_timing, vcpu), F(101, struct lapic_timing, elapsed_ns),
-	F(102, struct lapic_timing, remaining_ns), F(103, struct lapic_timing, armed),
+    F(100, struct lapic_timing, vcpu),
+    F(101, struct lapic_timing, elapsed_ns),
+    F(102, struct lapic_timing, remaining_ns),
+    F(103, struct lapic_timing, armed),
 };
 
 static const struct fdesc ioapic_fields[] = {
-	F(1, struct vioapic, id), F(2, struct vioapic, regsel), FB(3, struct vioapic, redir),
-	F(4, struct vioapic, level),
+    F(1, struct vioapic, id),
+    F(2, struct vioapic, regsel),
+    FB(3, struct vioapic, redir),
+    F(4, struct vioapic, level),
 };
 
 static const struct fdesc pic_fields[] = {
-	FB(1, struct vpic, chip), FL(2, struct vpic, output),
+    FB(1, struct vpic, chip),
+    FL(2, struct vpic, output),
 };
 
 #define PC struct pit_channel
 static const struct fdesc pit_channel_fields[] = {
-	F(2, PC, reload), F(3, PC, mode), F(4, PC, rw), FL(5, PC, bcd), FL(6, PC, gate),
-	FL(7, PC, write_hi_next), FL(8, PC, read_hi_next), F(9, PC, latch), FL(10, PC, latched),
-	F(11, PC, status), FL(12, PC, status_latched), FL(13, PC, armed), F(14, PC, write_lsb),
+    F(2, PC, reload),
+    F(3, PC, mode),
+    F(4, PC, rw),
+    FL(5, PC, bcd),
+    FL(6, PC, gate),
+    FL(7, PC, write_hi_next),
+    FL(8, PC, read_hi_next),
+    F(9, PC, latch),
+    FL(10, PC, latched),
+    F(11, PC, status),
+    FL(12, PC, status_latched),
+    FL(13, PC, armed),
+    F(14, PC, write_lsb),
 };
 #undef PC
 
 static const struct fdesc rtc_fields[] = {
-	F(1, struct vrtc, index), FB(2, struct vrtc, ram), F(3, struct vrtc, offset),
+    F(1, struct vrtc, index),
+    FB(2, struct vrtc, ram),
+    F(3, struct vrtc, offset),
 };
 
 #define UA struct vuart
 static const struct fdesc uart_fields[] = {
-	F(1, UA, ier), F(2, UA, lcr), F(3, UA, mcr), F(4, UA, lsr), F(5, UA, msr), F(6, UA, scr),
-	F(7, UA, fcr), F(8, UA, divisor), FB(9, UA, rx), F(10, UA, rx_head), F(11, UA, rx_count),
-	FL(12, UA, thre_pending), FL(13, UA, irq_level),
+    F(1, UA, ier),         F(2, UA, lcr),      F(3, UA, mcr),       F(4, UA, lsr),
+    F(5, UA, msr),         F(6, UA, scr),      F(7, UA, fcr),       F(8, UA, divisor),
+    FB(9, UA, rx),         F(10, UA, rx_head), F(11, UA, rx_count), FL(12, UA, thre_pending),
+    FL(13, UA, irq_level),
 };
 #undef UA
 
 static const struct fdesc pm_fields[] = {
-	F(1, struct acpi_pm, pm1_sts), F(2, struct acpi_pm, pm1_en), F(3, struct acpi_pm, pm1_cnt),
+    F(1, struct acpi_pm, pm1_sts),
+    F(2, struct acpi_pm, pm1_en),
+    F(3, struct acpi_pm, pm1_cnt),
 };
 
 /* ---- save ------------------------------------------------------------------------------- */
 
 /* save_record: one state record holding the described members of obj. */
-static void save_record(struct stream_out *s, uint16_t type, const void *obj,
-			const struct fdesc *d, size_t n)
+static void save_record(struct stream_out *s, uint16_t type, const void *obj, const struct fdesc *d,
+                        size_t n)
 {
 	stream_begin(s, type, 1);
 	put_fields(s, obj, d, n);
@@ -170,7 +239,7 @@ static void save_vcpu(struct stream_out *s, struct vcpu *v, uint64_t now)
 	vmm->get_state(v, &st);
 	st.tsc = now + v->tsc_offset;
 	struct vcpu_extra x = {(uint64_t)v->id, (uint64_t)v->run_state, v->sipi_vector,
-			       v->sipi_pending};
+	                       v->sipi_pending};
 	stream_begin(s, REC_VCPU, 1);
 	put_fields(s, &x, vcpu_extra_fields, ARRAY_SIZE(vcpu_extra_fields));
 	put_fields(s, &st, vcpu_fields, ARRAY_SIZE(vcpu_fields));
@@ -178,7 +247,7 @@ static void save_vcpu(struct stream_out *s, struct vcpu *v, uint64_t now)
 
 	struct vlapic *a = &v->lapic;
 	struct lapic_timing t = {(uint64_t)v->id, tsc_to_ns(now - a->timer_start), 0,
-				 a->timer_deadline != 0};
+	                         a->timer_deadline != 0};
 	if (a->timer_deadline > now)
 		t.remaining_ns = tsc_to_ns(a->timer_deadline - now);
 	stream_begin(s, REC_LAPIC, 1);
@@ -217,7 +286,7 @@ static void save_devices(struct stream_out *s, struct vm *vm, uint64_t now)
 /* state_save_ram_run: pages [first, first+count) of RAM as one record: zero pages only
  * marked in the bitmap, the others streamed straight from guest memory. */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
-		       uint64_t *zero_pages)
+                       uint64_t *zero_pages)
 {
 	struct {
 		uint64_t first;
@@ -269,6 +338,7 @@ void state_save_machine(struct vm *vm, struct stream_out *s)
 	for (int i = 0; i < vm->nvcpus; i++)
 		save_vcpu(s, vm->vcpu[i], now);
 	save_devices(s, vm, now);
+	vdevs_save(vm, s); /* virtio devices and disk contents (REC_DEVICE) */
 }
 
 int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
@@ -276,8 +346,8 @@ int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
 	state_save_begin(vm, s);
 	state_save_machine(vm, s);
 	for (uint64_t p = 0; with_ram && p < vm->mem.npages && !s->err; p += STATE_RAM_RUN)
-		state_save_ram_run(s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p),
-				   NULL);
+		state_save_ram_run(
+		    s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p), NULL);
 	return s->err;
 }
 
@@ -331,7 +401,8 @@ static const char *load_lapic(struct vm *vm, const uint8_t *rec, uint32_t len)
 	a->timer_deadline = 0;
 	if (t.armed) {
 		if (((a->lvt[1] >> 17) & 3) == 2)
-			a->timer_deadline = a->tsc_deadline ? MAX(a->tsc_deadline - v->tsc_offset, 1) : 0;
+			a->timer_deadline =
+			    a->tsc_deadline ? MAX(a->tsc_deadline - v->tsc_offset, 1) : 0;
 		else
 			a->timer_deadline = now + ns_to_tsc(MIN(t.remaining_ns, 1ULL << 50));
 	}
@@ -353,7 +424,7 @@ static const char *load_fpu(struct vm *vm, const uint8_t *rec, uint32_t len)
 	uint64_t *hdr = (uint64_t *)((uint8_t *)v->fpu + 512);
 	if ((hdr[0] & ~fpu_xcr0()) || hdr[1])
 		return "FPU state with features this host does not enable";
-	*(uint32_t *)((uint8_t *)v->fpu + 28) = 0xffff; /* MXCSR_MASK is ignored by FXRSTOR */
+	*(uint32_t *)((uint8_t *)v->fpu + 28) = 0xffff;      /* MXCSR_MASK is ignored by FXRSTOR */
 	((uint32_t *)((uint8_t *)v->fpu + 24))[0] &= 0xffff; /* MXCSR reserved bits must be 0 */
 	return NULL;
 }
@@ -440,7 +511,8 @@ static const char *load_pci(struct vm *vm, const uint8_t *rec, uint32_t len)
 			vm->plat.pci.cf8 = (uint32_t)cf8 & 0x80fffffc;
 		else if (id == 2 && fl == VPCI_CFG_SIZE)
 			for (int i = 0; i < VPCI_CFG_SIZE; i++)
-				hb->cfg[i] = (uint8_t)((hb->cfg[i] & ~hb->wmask[i]) | (val[i] & hb->wmask[i]));
+				hb->cfg[i] = (uint8_t)((hb->cfg[i] & ~hb->wmask[i]) |
+				                       (val[i] & hb->wmask[i]));
 	}
 	return it.bad ? "malformed PCI record" : NULL;
 }
@@ -481,7 +553,7 @@ static const char *load_device(struct vm *vm, uint16_t type, const uint8_t *rec,
 
 /* state_load_record: apply one record (not VM/END, handled by the caller). */
 const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, const uint8_t *rec,
-			      uint32_t len)
+                              uint32_t len)
 {
 	if (version != 1)
 		return "unsupported record version";
@@ -498,6 +570,8 @@ const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, co
 		return load_ram(vm, rec, len);
 	case REC_PCI:
 		return load_pci(vm, rec, len);
+	case REC_DEVICE:
+		return vdevs_load(vm, rec, len);
 	default:
 		return load_device(vm, type, rec, len);
 	}

@@ -20,12 +20,12 @@ void state_save_machine(struct vm *vm, struct stream_out *s);
 /* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512;
  * *zero_pages (if not NULL) counts the pages sent as zero (no data). */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
-		       uint64_t *zero_pages);
+                       uint64_t *zero_pages);
 /* state_load: read a whole stream into a VM whose memory and vCPUs exist but do not run. */
 int state_load(struct vm *vm, struct stream_in *in, const char **err);
 /* state_check_vm / state_load_record: the pieces of state_load, for the migration receiver. */
 const char *state_check_vm(struct vm *vm, const uint8_t *rec, uint32_t len);
 const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, const uint8_t *rec,
-			      uint32_t len);
+                              uint32_t len);
 
 #endif

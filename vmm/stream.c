@@ -21,7 +21,7 @@ static void emit(struct stream_out *s, const void *buf, size_t len)
 }
 
 void stream_out_init(struct stream_out *s, int (*write)(void *, const void *, size_t), void *ctx,
-		     uint8_t *rec_buf, size_t rec_cap, void *hash_ctx)
+                     uint8_t *rec_buf, size_t rec_cap, void *hash_ctx)
 {
 	memset(s, 0, sizeof(*s));
 	s->write = write;
@@ -87,7 +87,7 @@ void stream_bytes(struct stream_out *s, const void *buf, size_t len)
 }
 
 void stream_raw_record(struct stream_out *s, uint16_t type, uint16_t version, const void *a,
-		       size_t alen, const void *b, size_t blen)
+                       size_t alen, const void *b, size_t blen)
 {
 	stream_raw_header(s, type, version, alen + blen);
 	emit(s, a, alen);
@@ -119,7 +119,7 @@ int stream_finish(struct stream_out *s)
 }
 
 void stream_in_init(struct stream_in *s, int (*read)(void *, void *, size_t), void *ctx,
-		    uint8_t *rec_buf, size_t rec_cap, void *hash_ctx)
+                    uint8_t *rec_buf, size_t rec_cap, void *hash_ctx)
 {
 	memset(s, 0, sizeof(*s));
 	s->read = read;

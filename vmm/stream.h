@@ -19,19 +19,19 @@
 
 #include "kernel/compiler.h"
 
-#define STREAM_MAGIC	  "TERNVMST"
-#define STREAM_VERSION	  1
-#define STREAM_HDR_SIZE	  16
-#define REC_HDR_SIZE	  8
-#define FIELD_HDR_SIZE	  4
-#define REC_MAX_PAYLOAD	  (4u << 20) /* no record is bigger than this */
+#define STREAM_MAGIC    "TERNVMST"
+#define STREAM_VERSION  1
+#define STREAM_HDR_SIZE 16
+#define REC_HDR_SIZE    8
+#define FIELD_HDR_SIZE  4
+#define REC_MAX_PAYLOAD (4u << 20) /* no record is bigger than this */
 
 enum rec_type {
 	REC_END = 0,
-	REC_VM = 1,	  /* configuration that must match: memory size, vCPU count */
-	REC_VCPU = 2,	  /* architectural state of one vCPU */
+	REC_VM = 1,   /* configuration that must match: memory size, vCPU count */
+	REC_VCPU = 2, /* architectural state of one vCPU */
 	REC_LAPIC = 3,
-	REC_FPU = 4,	  /* XSAVE area of one vCPU */
+	REC_FPU = 4, /* XSAVE area of one vCPU */
 	REC_IOAPIC = 5,
 	REC_PIC = 6,
 	REC_PIT = 7,
@@ -39,8 +39,8 @@ enum rec_type {
 	REC_UART = 9,
 	REC_ACPI_PM = 10,
 	REC_PCI = 11,
-	REC_RAM = 12,	  /* a run of guest pages, zero pages marked in a bitmap */
-	REC_DEVICE = 13,  /* reserved for device models added later (virtio) */
+	REC_RAM = 12,    /* a run of guest pages, zero pages marked in a bitmap */
+	REC_DEVICE = 13, /* reserved for device models added later (virtio) */
 	REC_TYPE_MAX
 };
 
@@ -58,7 +58,7 @@ struct stream_out {
 };
 
 void stream_out_init(struct stream_out *s, int (*write)(void *, const void *, size_t), void *ctx,
-		     uint8_t *rec_buf, size_t rec_cap, void *hash_ctx);
+                     uint8_t *rec_buf, size_t rec_cap, void *hash_ctx);
 void stream_header(struct stream_out *s);
 /* stream_begin / stream_end_record: frame a state record made of fields. */
 void stream_begin(struct stream_out *s, uint16_t type, uint16_t version);
@@ -67,7 +67,7 @@ void stream_u64(struct stream_out *s, uint16_t id, uint64_t v);
 void stream_end_record(struct stream_out *s);
 /* stream_raw_record: a record whose payload is given whole (RAM pages). */
 void stream_raw_record(struct stream_out *s, uint16_t type, uint16_t version, const void *a,
-		       size_t alen, const void *b, size_t blen);
+                       size_t alen, const void *b, size_t blen);
 /* stream_raw_header / stream_bytes: a record streamed piecewise; the pieces must add up to
  * len exactly. */
 void stream_raw_header(struct stream_out *s, uint16_t type, uint16_t version, size_t len);
@@ -87,7 +87,7 @@ struct stream_in {
 };
 
 void stream_in_init(struct stream_in *s, int (*read)(void *, void *, size_t), void *ctx,
-		    uint8_t *rec_buf, size_t rec_cap, void *hash_ctx);
+                    uint8_t *rec_buf, size_t rec_cap, void *hash_ctx);
 /* stream_read_header: magic and version; false with s->error set. */
 bool stream_read_header(struct stream_in *s);
 /* stream_next: the next record into s->rec; false on error. REC_END is checked against the

@@ -16,16 +16,16 @@
 #define MSR 6
 #define SCR 7
 
-#define IER_RDA	 0x01
-#define IER_THRE 0x02
-#define IER_RLS	 0x04
-#define IER_MS	 0x08
-#define LCR_DLAB 0x80
-#define MCR_LOOP 0x10
-#define LSR_DR	 0x01
-#define LSR_OE	 0x02
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
+#define IER_RDA    0x01
+#define IER_THRE   0x02
+#define IER_RLS    0x04
+#define IER_MS     0x08
+#define LCR_DLAB   0x80
+#define MCR_LOOP   0x10
+#define LSR_DR     0x01
+#define LSR_OE     0x02
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
 #define FCR_ENABLE 0x01
 
 void vuart_init(struct vuart *u, struct vm *vm, uint16_t base, unsigned irq)
@@ -152,7 +152,7 @@ static uint8_t read_reg(struct vuart *u, unsigned reg)
 	case MSR:
 		if (u->mcr & MCR_LOOP) /* loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
 			return (uint8_t)(((u->mcr & 1) << 5) | ((u->mcr & 2) << 3) |
-					 ((u->mcr & 4) << 4) | ((u->mcr & 8) << 4));
+			                 ((u->mcr & 4) << 4) | ((u->mcr & 8) << 4));
 		return u->msr;
 	case SCR:
 		return u->scr;

@@ -24,8 +24,7 @@ struct vuart {
 };
 
 void vuart_init(struct vuart *u, struct vm *vm, uint16_t base, unsigned irq);
-void vuart_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-	       uint32_t *val);
+void vuart_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val);
 /* vuart_receive: bytes typed for the guest; returns how many fitted in the FIFO. */
 size_t vuart_receive(struct vuart *u, const char *s, size_t n);
 

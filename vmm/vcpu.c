@@ -66,16 +66,22 @@ static bool pic_deliverable(struct vcpu *v)
 	return !(lint0 & (1u << 16)) && ((lint0 >> 8) & 7) == APIC_DM_EXTINT;
 }
 
-/* event_pending: something would wake a halted vCPU. */
+/* event_pending: something would wake a halted vCPU. A maskable interrupt ends HLT only when
+ * RFLAGS.IF is set: `cli; hlt` sleeps until an NMI (SDM vol. 2 HLT, APM 15.21.1). */
 static bool event_pending(struct vcpu *v)
 {
-	return v->lapic.nmi_pending || vlapic_pending(&v->lapic) >= 0 || pic_deliverable(v);
+	if (v->lapic.nmi_pending)
+		return true;
+	if (!(vmm->get_rflags(v) & RFLAGS_IF))
+		return false;
+	return vlapic_pending(&v->lapic) >= 0 || pic_deliverable(v);
 }
 
 /* inject_events: an NMI, then the highest interrupt, or ask for an interrupt window. */
 static void inject_events(struct vcpu *v)
 {
-	if (v->lapic.nmi_pending && vmm->can_inject_irq(v)) {
+	if (v->lapic.nmi_pending &&
+	    (vmm->can_inject_nmi ? vmm->can_inject_nmi(v) : vmm->can_inject_irq(v))) {
 		v->lapic.nmi_pending = false;
 		vmm->inject_nmi(v);
 		return;
@@ -133,7 +139,7 @@ static void start_from_sipi(struct vcpu *v)
 	for (int s = 0; s < NR_SEGS; s++)
 		st.seg[s] = (struct seg){0, 0x93, 0xffff, 0};
 	st.seg[S_CS] = (struct seg){(uint16_t)(v->sipi_vector << 8), 0x9b, 0xffff,
-				    (uint64_t)v->sipi_vector << 12};
+	                            (uint64_t)v->sipi_vector << 12};
 	st.seg[S_LDTR] = (struct seg){0, 0x82, 0xffff, 0};
 	st.seg[S_TR] = (struct seg){0, 0x8b, 0xffff, 0};
 	st.gdt.limit = st.idt.limit = 0xffff;
@@ -150,6 +156,8 @@ static void park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	fpu_save_current(this_cpu()); /* the state saver reads v->fpu while we are parked */
+	if (vmm->vcpu_release)
+		vmm->vcpu_release(v); /* ... and get_state, from another CPU */
 	spin_lock(&vm->lock);
 	vm->vcpus_parked++;
 	waitq_wake_all(&vm->state_wq);
@@ -224,5 +232,7 @@ void vcpu_thread(void *arg)
 			break;
 		throttle(v);
 	}
+	if (vmm->vcpu_release)
+		vmm->vcpu_release(v);
 	vm_vcpu_exited(vm, v);
 }

@@ -19,8 +19,22 @@ struct vcpu;
 
 /* General-purpose registers by x86 encoding number. */
 enum {
-	R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI,
-	R_R8, R_R9, R_R10, R_R11, R_R12, R_R13, R_R14, R_R15,
+	R_RAX,
+	R_RCX,
+	R_RDX,
+	R_RBX,
+	R_RSP,
+	R_RBP,
+	R_RSI,
+	R_RDI,
+	R_R8,
+	R_R9,
+	R_R10,
+	R_R11,
+	R_R12,
+	R_R13,
+	R_R14,
+	R_R15,
 	NR_GPRS
 };
 
@@ -36,10 +50,10 @@ struct seg {
 	uint64_t base;
 };
 
-#define SEG_ATTR_P	  (1u << 7)
-#define SEG_ATTR_L	  (1u << 13)
-#define SEG_ATTR_DB	  (1u << 14)
-#define SEG_ATTR_G	  (1u << 15)
+#define SEG_ATTR_P        (1u << 7)
+#define SEG_ATTR_L        (1u << 13)
+#define SEG_ATTR_DB       (1u << 14)
+#define SEG_ATTR_G        (1u << 15)
 #define SEG_ATTR_UNUSABLE (1u << 16)
 
 struct dtable {
@@ -60,7 +74,7 @@ struct vcpu_arch_state {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat;
 	uint64_t xcr0;
-	uint64_t tsc; /* guest TSC value at the moment of the save */
+	uint64_t tsc;              /* guest TSC value at the moment of the save */
 	uint32_t interrupt_shadow; /* 1: STI/MOV SS shadow active */
 	uint32_t nmi_masked;
 	/* an event being delivered when the state was taken (re-injected on restore) */
@@ -76,32 +90,32 @@ enum vmexit_reason {
 	EXIT_MSR_WRITE,
 	EXIT_IO,
 	EXIT_HLT,
-	EXIT_NPF,	  /* nested page fault / EPT violation */
-	EXIT_INTR,	  /* host interrupt arrived */
+	EXIT_NPF,  /* nested page fault / EPT violation */
+	EXIT_INTR, /* host interrupt arrived */
 	EXIT_NMI,
 	EXIT_INTR_WINDOW, /* guest can now take an interrupt */
-	EXIT_SHUTDOWN,	  /* triple fault */
+	EXIT_SHUTDOWN,    /* triple fault */
 	EXIT_VMCALL,
 	EXIT_XSETBV,
-	EXIT_INVALID_OP,  /* an instruction the guest may not run (VMRUN, VMXON, ...) -> #UD */
+	EXIT_INVALID_OP, /* an instruction the guest may not run (VMRUN, VMXON, ...) -> #UD */
 	EXIT_PAUSE,
 	EXIT_INVD,
 	EXIT_ENTRY_FAILED, /* the CPU refused the guest state */
-	EXIT_EXCEPTION,	   /* an intercepted guest exception */
+	EXIT_EXCEPTION,    /* an intercepted guest exception */
 	EXIT_OTHER,
 	NR_EXIT_REASONS
 };
 
 struct vmexit {
 	enum vmexit_reason reason;
-	uint64_t raw;	   /* vendor exit code, for reports */
-	uint8_t insn_len;  /* length of the exiting instruction, 0 if unknown (decode it) */
+	uint64_t raw;     /* vendor exit code, for reports */
+	uint8_t insn_len; /* length of the exiting instruction, 0 if unknown (decode it) */
 	union {
 		struct {
 			uint16_t port;
 			uint8_t size; /* 1, 2, 4 */
 			bool in, string, rep;
-			uint8_t seg;	   /* string instructions: segment of the memory operand */
+			uint8_t seg;       /* string instructions: segment of the memory operand */
 			uint8_t addr_size; /* string instructions: 2, 4 or 8 */
 			uint64_t next_rip;
 		} io;
@@ -133,8 +147,8 @@ struct vcpu {
 	int host_cpu;
 	struct thread *thread;
 	volatile int run_state; /* enum vcpu_run_state */
-	void *arch;		/* backend state (VMCB / VMCS) */
-	void *fpu;		/* guest FPU/SSE/AVX state (XSAVE area), lent to the thread */
+	void *arch;             /* backend state (VMCB / VMCS) */
+	void *fpu;              /* guest FPU/SSE/AVX state (XSAVE area), lent to the thread */
 
 	/* GPRs other than those the backend keeps in its control block (RAX/RSP on SVM). */
 	uint64_t gpr[NR_GPRS];
@@ -143,19 +157,19 @@ struct vcpu {
 	uint32_t sipi_vector;
 	volatile bool sipi_pending;
 	volatile bool in_guest; /* between entry and exit: kick with an IPI */
-	volatile bool kick;	/* asked to leave guest mode (stop, pause, snapshot) */
-	bool tlb_flush;		/* flush this vCPU's guest TLB before the next entry */
-	uint32_t asid;		/* SVM */
+	volatile bool kick;     /* asked to leave guest mode (stop, pause, snapshot) */
+	bool tlb_flush;         /* flush this vCPU's guest TLB before the next entry */
+	uint32_t asid;          /* SVM */
 	uint64_t asid_gen;
 	int asid_cpu;
 
 	uint64_t tsc_offset; /* guest TSC = host TSC + tsc_offset */
-	uint64_t xcr0;	     /* guest XCR0 */
+	uint64_t xcr0;       /* guest XCR0 */
 	uint64_t exits[NR_EXIT_REASONS];
 	uint64_t exits_total;
-	struct waitq wq; /* halted/paused vCPU sleeps here; lock = vm->lock */
+	struct waitq wq;         /* halted/paused vCPU sleeps here; lock = vm->lock */
 	uint64_t guest_deadline; /* host TSC at which the vLAPIC timer fires, 0 = none */
-	uint64_t throttle_mark; /* host TSC at the end of the last throttle sleep */
+	uint64_t throttle_mark;  /* host TSC at the end of the last throttle sleep */
 };
 
 /* Backend operations: one table per vendor (svm_ops, vmx_ops). */
@@ -166,6 +180,9 @@ struct vmm_backend {
 	/* create/destroy the control block for a vCPU (NPT root from vm) */
 	int (*vcpu_create)(struct vcpu *v);
 	void (*vcpu_destroy)(struct vcpu *v);
+	/* the vCPU thread parks or leaves (optional): afterwards get_state, set_state and
+	 * vcpu_destroy may run on any CPU (VMX: the VMCS is flushed and cleared) */
+	void (*vcpu_release)(struct vcpu *v);
 	/* enter the guest once; fill *exit */
 	void (*run)(struct vcpu *v, struct vmexit *exit);
 	/* full architectural state in the common format */
@@ -184,12 +201,20 @@ struct vmm_backend {
 	void (*set_cr2)(struct vcpu *v, uint64_t cr2);
 	/* event injection */
 	bool (*can_inject_irq)(struct vcpu *v);
+	/* an NMI can be injected now: not blocked by an earlier NMI's handler (until its IRET),
+	 * no STI/MOV-SS shadow, no event queued; RFLAGS.IF does not matter. Optional: without
+	 * it NMIs wait for can_inject_irq (i.e. for RFLAGS.IF) */
+	bool (*can_inject_nmi)(struct vcpu *v);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector);
 	void (*request_irq_window)(struct vcpu *v, bool on);
 	void (*inject_exception)(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 	void (*inject_nmi)(struct vcpu *v);
 	/* nested paging changed (unmap, write-protect, dirty bits cleared) */
 	void (*flush_guest_tlb)(struct vcpu *v);
+	/* hardware dirty logging (Intel PML) on/off from the vCPU's next entry; optional, false
+	 * if not available. While on, the backend puts the guest-physical pages the CPU marks
+	 * dirty into vm->mem.dirty at every exit (see vmm/dirty.c) */
+	bool (*dirty_log)(struct vcpu *v, bool on);
 	/* MSRs held in the control block (EFER, PAT, ...): false if not handled */
 	bool (*msr_read)(struct vcpu *v, uint32_t msr, uint64_t *val);
 	bool (*msr_write)(struct vcpu *v, uint32_t msr, uint64_t val);

@@ -12,6 +12,7 @@
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/x86.h"
+#include "vmm/dev/vdevs.h"
 #include "vmm/dirty.h"
 #include "vmm/gconsole.h"
 #include "vmm/linux_boot.h"
@@ -62,6 +63,10 @@ int vm_create(const struct vm_config *cfg, const char **err)
 	}
 	vm->cfg = *cfg;
 	spin_init(&vm->lock, "vm");
+	if (vdevs_create(vm, err) < 0) { /* disks: they live as long as the VM */
+		kfree(vm);
+		return -1;
+	}
 	vm->state = VM_CREATED;
 	spin_lock(&g_list_lock);
 	int slot = -1;
@@ -119,8 +124,10 @@ static int alloc_memory(struct vm *vm, const char **err)
 	}
 	for (int s = 0; s < m->nslots; s++) {
 		for (uint64_t off = 0; off < m->slot[s].size; off += GMEM_CHUNK_SIZE) {
-			uint64_t hpa = V2P(m->chunk_hva[m->slot[s].first_chunk + (off >> GMEM_CHUNK_SHIFT)]);
-			if (!npt_map(&vm->npt, m->slot[s].gpa + off, hpa, GMEM_CHUNK_SIZE, NPT_RWX)) {
+			uint64_t hpa =
+			    V2P(m->chunk_hva[m->slot[s].first_chunk + (off >> GMEM_CHUNK_SHIFT)]);
+			if (!npt_map(&vm->npt, m->slot[s].gpa + off, hpa, GMEM_CHUNK_SIZE,
+			             NPT_RWX)) {
 				*err = "out of memory for nested page tables";
 				return -1;
 			}
@@ -202,6 +209,7 @@ static int start_threads(struct vm *vm, const char **err)
 /* teardown: after all vCPU threads are gone: free everything but the configuration. */
 static void teardown(struct vm *vm)
 {
+	vdevs_detach(vm); /* first: no device (or switch port) touches guest memory after this */
 	vm_dirty_stop(vm);
 	free_vcpus(vm);
 	free_memory(vm);
@@ -230,6 +238,8 @@ static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **e
 	if (alloc_memory(vm, err) < 0 || make_vcpus(vm, err) < 0)
 		goto fail;
 	platform_init(vm);
+	if (vdevs_attach(vm, err) < 0)
+		goto fail;
 	*err = NULL;
 	if (from) {
 		if (state_load(vm, from, err) < 0)
@@ -249,14 +259,16 @@ static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **e
 		vm->state = VM_INCOMING; /* complete, but runs only after vm_commit_incoming */
 		return 0;
 	}
+	vdevs_kick(vm); /* requests a restored guest had queued */
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;
 	if (start_threads(vm, err) < 0) {
 		vm_stop(vm, err);
 		return -1;
 	}
-	klog("vm %s: %s (%d vCPU, %llu MiB)", vm->cfg.name, from ? "resumed from saved state" : "started",
-	     vm->nvcpus, (unsigned long long)(vm->cfg.mem_bytes >> 20));
+	klog("vm %s: %s (%d vCPU, %llu MiB)", vm->cfg.name,
+	     from ? "resumed from saved state" : "started", vm->nvcpus,
+	     (unsigned long long)(vm->cfg.mem_bytes >> 20));
 	return 0;
 fail:
 	teardown(vm);
@@ -269,8 +281,7 @@ int vm_start(struct vm *vm, const char **err)
 	return boot(vm, NULL, false, err);
 }
 
-int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
-			 const char **err)
+int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns, const char **err)
 {
 	vm->run_ns = uptime_ns;
 	return boot(vm, in, false, err);
@@ -288,6 +299,7 @@ int vm_commit_incoming(struct vm *vm, const char **err)
 		*err = "no incoming VM state to run";
 		return -1;
 	}
+	vdevs_kick(vm);
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;
 	if (start_threads(vm, err) < 0) {
@@ -362,6 +374,7 @@ void vm_unquiesce(struct vm *vm)
 	for (int i = 0; i < vm->nvcpus; i++)
 		waitq_wake_all(&vm->vcpu[i]->wq);
 	spin_unlock(&vm->lock);
+	vdevs_kick(vm); /* device work that stopped for the pause */
 }
 
 int vm_pause(struct vm *vm, const char **err)
@@ -402,6 +415,7 @@ int vm_destroy(struct vm *vm, const char **err)
 			g_vms[i] = NULL;
 	spin_unlock(&g_list_lock);
 	kfree(vm->console);
+	vdevs_destroy(vm);
 	snapshot_free(vm);
 	kfree(vm);
 	return 0;
@@ -477,11 +491,10 @@ static void note_unassigned(struct vm *vm, const char *what, uint64_t addr, bool
 {
 	if (vm->unhandled_io_logged++ < 32)
 		klog_quiet("vm %s: %s %s unassigned %#llx (ignored)", vm->cfg.name,
-		     write ? "write to" : "read from", what, (unsigned long long)addr);
+		           write ? "write to" : "read from", what, (unsigned long long)addr);
 }
 
-void vm_pio(struct vm *vm, struct vcpu *v, uint16_t port, unsigned size, bool write,
-	    uint32_t *val)
+void vm_pio(struct vm *vm, struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val)
 {
 	for (int i = 0; i < vm->npio; i++) {
 		struct pio_range *r = &vm->pio[i];
@@ -495,8 +508,7 @@ void vm_pio(struct vm *vm, struct vcpu *v, uint16_t port, unsigned size, bool wr
 		*val = 0xffffffffu;
 }
 
-bool vm_mmio(struct vm *vm, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-	     uint64_t *val)
+bool vm_mmio(struct vm *vm, struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
 	for (int i = 0; i < vm->nmmio; i++) {
 		struct mmio_range *r = &vm->mmio[i];

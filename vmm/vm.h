@@ -16,18 +16,27 @@
 #include "vmm/vcpu.h"
 #include "vmm/platform.h"
 
-#define VM_NAME_MAX   32
-#define VM_MAX_VCPUS  16
-#define VM_MAX	      16
+#define VM_NAME_MAX    32
+#define VM_MAX_VCPUS   16
+#define VM_MAX         16
 #define VM_CMDLINE_MAX 512
-#define VM_FILE_MAX   48
+#define VM_FILE_MAX    48
 
 enum vm_state {
 	VM_CREATED, /* configured, never started (or stopped: memory freed) */
 	VM_RUNNING,
 	VM_PAUSED,
-	VM_STOPPED, /* guest shut down, crashed or was stopped; memory kept until start/destroy */
+	VM_STOPPED,  /* guest shut down, crashed or was stopped; memory kept until start/destroy */
 	VM_INCOMING, /* migration destination: state loaded, waits for the source's commit */
+};
+
+/* A virtio-blk disk (`disk=NAME[,size=SIZE][,ro][,serial=ID]`, see docs/virtio.md). */
+#define VM_MAX_DISKS 4
+struct vm_disk_config {
+	char name[VM_FILE_MAX]; /* a file on the boot stick (the initial contents), or a label */
+	char serial[21];        /* virtio-blk GET_ID answer */
+	uint64_t size;          /* bytes; 0: the file's size */
+	bool ro;
 };
 
 struct vm_config {
@@ -38,13 +47,20 @@ struct vm_config {
 	char initrd[VM_FILE_MAX];
 	char cmdline[VM_CMDLINE_MAX];
 	bool autostart;
+	/* virtio devices (vmm/dev/vdevs.c) */
+	int ndisks;
+	struct vm_disk_config disk[VM_MAX_DISKS];
+	bool nic;     /* virtio-net on the host's virtual switch */
+	bool mac_set; /* else derived from the name */
+	uint8_t mac[6];
+	bool hvc; /* virtio-console */
 };
 
 /* Port I/O and MMIO handlers. val holds the data (written, or to be read). */
 typedef void (*pio_fn)(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write,
-		       uint32_t *val);
+                       uint32_t *val);
 typedef void (*mmio_fn)(void *dev, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-			uint64_t *val);
+                        uint64_t *val);
 
 #define VM_MAX_PIO  32
 #define VM_MAX_MMIO 16
@@ -75,13 +91,13 @@ struct vm {
 	struct pio_range pio[VM_MAX_PIO];
 	struct mmio_range mmio[VM_MAX_MMIO];
 
-	uint64_t start_ns;    /* when last started */
-	uint64_t run_ns;      /* accumulated running time before start_ns */
+	uint64_t start_ns; /* when last started */
+	uint64_t run_ns;   /* accumulated running time before start_ns */
 	volatile bool stop_requested, pause_requested;
 	volatile int throttle_pct; /* auto-converge: share of time the vCPUs are held back */
 	volatile bool migrating;   /* an outgoing migration owns the VM's lifecycle */
-	int vcpus_parked; /* vCPU threads waiting while paused */
-	struct waitq state_wq; /* parked/exited vCPU threads report here */
+	int vcpus_parked;          /* vCPU threads waiting while paused */
+	struct waitq state_wq;     /* parked/exited vCPU threads report here */
 	int threads_alive;
 	char stop_reason[96];
 	uint64_t unhandled_io_logged;
@@ -89,6 +105,8 @@ struct vm {
 
 	/* guest console (the emulated UART's transmit side) */
 	struct console_sink *console;
+	/* virtio devices and disks (vmm/dev/vdevs.c); disks live as long as the VM */
+	struct vm_vdevs *vdevs;
 };
 
 /* vm_create: register a VM from a validated configuration. */
@@ -101,8 +119,7 @@ int vm_start(struct vm *vm, const char **err);
 /* vm_start_from_stream: as vm_start, but the guest's state comes from a state stream (snapshot
  * restore, migration); uptime_ns is the VM's running time when the state was taken. */
 struct stream_in;
-int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns,
-			 const char **err);
+int vm_start_from_stream(struct vm *vm, struct stream_in *in, uint64_t uptime_ns, const char **err);
 /* vm_load_incoming / vm_commit_incoming: migration destination: load the state without
  * running it; run it once the source has released it. vm_stop discards it. */
 int vm_load_incoming(struct vm *vm, struct stream_in *in, uint64_t uptime_ns, const char **err);
@@ -128,9 +145,7 @@ void vm_unquiesce(struct vm *vm);
 bool vm_add_pio(struct vm *vm, uint16_t first, uint16_t last, pio_fn fn, void *dev);
 bool vm_add_mmio(struct vm *vm, uint64_t first, uint64_t last, mmio_fn fn, void *dev);
 /* vm_pio / vm_mmio: dispatch an access; unclaimed reads return all ones, writes are dropped. */
-void vm_pio(struct vm *vm, struct vcpu *v, uint16_t port, unsigned size, bool write,
-	    uint32_t *val);
-bool vm_mmio(struct vm *vm, struct vcpu *v, uint64_t gpa, unsigned size, bool write,
-	     uint64_t *val);
+void vm_pio(struct vm *vm, struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val);
+bool vm_mmio(struct vm *vm, struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 
 #endif

@@ -12,12 +12,13 @@
 #include "kernel/shell.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
+#include "vmm/dev/vdevs.h"
 #include "vmm/exit.h"
 #include "vmm/gconsole.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
-#define MIN_MEM (16ULL << 20)
+#define MIN_MEM            (16ULL << 20)
 #define CTRL_RIGHT_BRACKET 0x1d
 
 static const char *const g_state_names[] = {"created", "running", "paused", "stopped", "incoming"};
@@ -52,6 +53,8 @@ const char *vm_config_set(struct vm_config *c, const char *key, const char *valu
 		if (!parse_bool(value, &b))
 			return "autostart must be on or off";
 		c->autostart = b;
+	} else if (vdevs_config_key(key)) {
+		return vdevs_config_set(c, key, value); /* disk=, nic=, mac=, hvc= */
 	} else {
 		return "unknown VM setting";
 	}
@@ -85,12 +88,12 @@ static void fmt_uptime(uint64_t ns, char *buf, size_t cap)
 {
 	uint64_t s = ns / 1000000000ULL;
 	if (s >= 86400)
-		fmt_snprintf(buf, cap, "%llud %02llu:%02llu:%02llu", (unsigned long long)(s / 86400),
-			     (unsigned long long)(s / 3600 % 24), (unsigned long long)(s / 60 % 60),
-			     (unsigned long long)(s % 60));
+		fmt_snprintf(buf, cap, "%llud %02llu:%02llu:%02llu",
+		             (unsigned long long)(s / 86400), (unsigned long long)(s / 3600 % 24),
+		             (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
 	else
 		fmt_snprintf(buf, cap, "%02llu:%02llu:%02llu", (unsigned long long)(s / 3600),
-			     (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+		             (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
 }
 
 static int vm_list(int argc, char **argv)
@@ -107,14 +110,14 @@ static int vm_list(int argc, char **argv)
 		format_size(vm->cfg.mem_bytes, mem, sizeof(mem));
 		fmt_uptime(vm_uptime_ns(vm), up, sizeof(up));
 		kprintf("%-16s %-8s %5d %8s %12s\n", vm->cfg.name, g_state_names[vm->state],
-			vm->cfg.vcpus, mem, up);
+		        vm->cfg.vcpus, mem, up);
 	}
 	return 0;
 }
 
 #define CREATE_USAGE                                                                               \
-	"vm create NAME mem=SIZE vcpus=N kernel=FILE [initrd=FILE] [cmdline=\"...\"] "            \
-	"[autostart=on]"
+	"vm create NAME mem=SIZE vcpus=N kernel=FILE [initrd=FILE] [cmdline=\"...\"] "             \
+	"[autostart=on] [disk=NAME[,size=SIZE][,ro][,serial=ID]]... [nic=on] [mac=MAC] [hvc=on]"
 
 static int vm_create_cmd(int argc, char **argv)
 {
@@ -144,7 +147,7 @@ static int vm_create_cmd(int argc, char **argv)
 
 /* lifecycle: start/stop/pause/resume/destroy share their shape. */
 static int lifecycle(int argc, char **argv, const char *usage,
-		     int (*op)(struct vm *, const char **), const char *done)
+                     int (*op)(struct vm *, const char **), const char *done)
 {
 	struct vm *vm = lookup(argc, argv, usage);
 	if (!vm)
@@ -204,19 +207,20 @@ static int vm_info_cmd(int argc, char **argv)
 	format_size(vm->cfg.mem_bytes, mem, sizeof(mem));
 	fmt_uptime(vm_uptime_ns(vm), up, sizeof(up));
 	kprintf("name:     %s\nstate:    %s\nuptime:   %s\nmemory:   %s\nvcpus:    %d\n",
-		vm->cfg.name, g_state_names[vm->state], up, mem, vm->cfg.vcpus);
+	        vm->cfg.name, g_state_names[vm->state], up, mem, vm->cfg.vcpus);
 	kprintf("kernel:   %s\ninitrd:   %s\ncmdline:  ", vm->cfg.kernel,
-		vm->cfg.initrd[0] ? vm->cfg.initrd : "-");
+	        vm->cfg.initrd[0] ? vm->cfg.initrd : "-");
 	console_write_text(vm->cfg.cmdline, strlen(vm->cfg.cmdline));
 	if (vm->stop_reason[0])
 		kprintf("last stop: %s\n", vm->stop_reason);
 	if (vm->snapshot)
 		kprintf("snapshot: %s\n", snapshot_describe(vm));
+	vdevs_info(vm);
 	uint64_t exits[NR_EXIT_REASONS] = {0}, total = 0;
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = vm->vcpu[i];
 		kprintf("vcpu %d:   %s, %llu exits\n", i, g_vcpu_states[v->run_state],
-			(unsigned long long)v->exits_total);
+		        (unsigned long long)v->exits_total);
 		for (int r = 0; r < NR_EXIT_REASONS; r++)
 			exits[r] += v->exits[r];
 		total += v->exits_total;
@@ -224,22 +228,30 @@ static int vm_info_cmd(int argc, char **argv)
 	kprintf("exits by reason (%llu total):\n", (unsigned long long)total);
 	for (int r = 0; r < NR_EXIT_REASONS; r++)
 		if (exits[r])
-			kprintf("  %-14s %12llu\n", exit_reason_names[r], (unsigned long long)exits[r]);
+			kprintf("  %-14s %12llu\n", exit_reason_names[r],
+			        (unsigned long long)exits[r]);
 	return 0;
 }
 
-/* vm_console_cmd: attach the operator console to the guest UART until Ctrl-]. */
+/* vm_console_cmd: attach the operator console to the guest until Ctrl-]: its output (UART and
+ * virtio console), and input to the UART or, with `hvc`, to the virtio console. */
 static int vm_console_cmd(int argc, char **argv)
 {
-	struct vm *vm = lookup(argc, argv, "vm console NAME");
+	const char *usage = "vm console NAME [hvc]";
+	bool hvc = argc == 3 && !strcmp(argv[2], "hvc");
+	if (argc == 3 && !hvc)
+		return shell_usage(usage);
+	struct vm *vm = lookup(hvc ? 2 : argc, argv, usage);
 	if (!vm)
 		return 1;
 	if (!vm->console)
 		return shell_error("%s has never run", argv[1]);
+	if (hvc && !vdevs_has_console(vm))
+		return shell_error("%s has no virtio console running (hvc=on)", argv[1]);
 	static char hist[4096];
 	size_t n = gconsole_tail(vm, hist, sizeof(hist));
 	console_write(hist, n); /* recent output first, then live */
-	kprintf("\n[attached to %s; Ctrl-] detaches]\n", vm->cfg.name);
+	kprintf("\n[attached to %s%s; Ctrl-] detaches]\n", vm->cfg.name, hvc ? " (hvc)" : "");
 	vm->console->attached = true;
 	for (;;) {
 		int c = console_getc_timeout(100);
@@ -252,8 +264,14 @@ static int vm_console_cmd(int argc, char **argv)
 		if (c < 0)
 			continue;
 		char ch = (char)c;
-		for (int tries = 0; tries < 200 && !vuart_receive(&vm->plat.uart, &ch, 1); tries++)
-			thread_sleep_ns(1000000); /* FIFO full: the guest has not read yet */
+		for (int tries = 0; tries < 200; tries++) {
+			size_t took = hvc ? vdevs_console_input(vm, &ch, 1)
+			                  : vuart_receive(&vm->plat.uart, &ch, 1);
+			if (took)
+				break;
+			thread_sleep_ns(
+			    1000000); /* FIFO full / no buffer: the guest has not read yet */
+		}
 	}
 	vm->console->attached = false;
 	kprintf("\n[detached from %s]\n", vm->cfg.name);
@@ -261,27 +279,29 @@ static int vm_console_cmd(int argc, char **argv)
 }
 
 static const struct shell_sub g_subs[] = {
-	{"list", "vm list", "table of VMs", vm_list},
-	{"create", CREATE_USAGE, "define a VM (images from `files`)", vm_create_cmd},
-	{"start", "vm start NAME", "boot a VM", vm_start_cmd},
-	{"stop", "vm stop NAME", "power a VM off (memory is freed)", vm_stop_cmd},
-	{"pause", "vm pause NAME", "freeze a running VM", vm_pause_cmd},
-	{"resume", "vm resume NAME", "continue a paused VM", vm_resume_cmd},
-	{"destroy", "vm destroy NAME", "stop and forget a VM", vm_destroy_cmd},
-	{"info", "vm info NAME", "state, vCPUs and exit counts", vm_info_cmd},
-	{"console", "vm console NAME", "attach to the VM's serial console (Ctrl-] detaches)",
-	 vm_console_cmd},
-	{"snapshot", "vm snapshot NAME", "save the VM's complete state in host memory",
-	 vm_snapshot_cmd},
-	{"restore", "vm restore NAME", "return the VM to its last snapshot", vm_restore_cmd},
+    {"list", "vm list", "table of VMs", vm_list},
+    {"create", CREATE_USAGE, "define a VM (images from `files`)", vm_create_cmd},
+    {"start", "vm start NAME", "boot a VM", vm_start_cmd},
+    {"stop", "vm stop NAME", "power a VM off (memory is freed)", vm_stop_cmd},
+    {"pause", "vm pause NAME", "freeze a running VM", vm_pause_cmd},
+    {"resume", "vm resume NAME", "continue a paused VM", vm_resume_cmd},
+    {"destroy", "vm destroy NAME", "stop and forget a VM", vm_destroy_cmd},
+    {"info", "vm info NAME", "state, vCPUs and exit counts", vm_info_cmd},
+    {"console", "vm console NAME [hvc]",
+     "attach to the VM's console (Ctrl-] detaches); hvc: type into its virtio console",
+     vm_console_cmd},
+    {"snapshot", "vm snapshot NAME", "save the VM's complete state in host memory",
+     vm_snapshot_cmd},
+    {"restore", "vm restore NAME", "return the VM to its last snapshot", vm_restore_cmd},
 };
 
 static int cmd_vm(int argc, char **argv)
 {
 	return shell_dispatch_sub("vm", g_subs, ARRAY_SIZE(g_subs), argc, argv);
 }
-SHELL_COMMAND(vm, "vm", "vm list|create|start|stop|pause|resume|destroy|info|console|snapshot|restore",
-	      "manage virtual machines", cmd_vm);
+SHELL_COMMAND(vm, "vm",
+              "vm list|create|start|stop|pause|resume|destroy|info|console|snapshot|restore",
+              "manage virtual machines", cmd_vm);
 
 /* ---- tern.conf [vm NAME] sections ------------------------------------------------------ */
 

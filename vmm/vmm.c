@@ -9,6 +9,7 @@
 #include "vmm/hvdetect.h"
 #include "vmm/npt.h"
 #include "vmm/svm/svm.h"
+#include "vmm/vmx/vmx.h"
 
 const struct vmm_backend *vmm;
 
@@ -57,9 +58,10 @@ void vmm_init(void)
 	const struct vmm_backend *b = NULL;
 	if (hv->vendor == HV_SVM)
 		b = &svm_backend;
+	else if (hv->vendor == HV_VMX)
+		b = &vmx_backend;
 	if (!b) {
-		klog("vmm: no virtualization backend (%s)",
-		     hv->vendor == HV_VMX ? "VMX backend not built yet" : hv->why_not);
+		klog("vmm: no virtualization backend (%s)", hv->why_not);
 		return;
 	}
 	int n = 0;
@@ -76,8 +78,10 @@ void vmm_init(void)
 	spin_unlock(&g_lock);
 	if (g_failed) {
 		klog("vmm: %s failed on %d CPU(s); VMs disabled", b->name, g_failed);
+		hv_backend_failed(b == &vmx_backend ? vmx_why_not() : "start-up failed (see log)");
 		return;
 	}
 	vmm = b;
 	klog("vmm: %s enabled on %d CPU(s)", b->name, n);
+	klog("backend: %s", b->name);
 }

@@ -5,20 +5,20 @@
 #include "vmm/platform.h"
 #include "vmm/vm.h"
 
-#define CFG_VENDOR   0x00
-#define CFG_COMMAND  0x04
-#define CFG_STATUS   0x06
-#define CFG_CLASS    0x08
-#define CFG_HEADER   0x0e
-#define CFG_BAR0     0x10
-#define CFG_SUBSYS   0x2c
-#define CFG_CAP_PTR  0x34
+#define CFG_VENDOR    0x00
+#define CFG_COMMAND   0x04
+#define CFG_STATUS    0x06
+#define CFG_CLASS     0x08
+#define CFG_HEADER    0x0e
+#define CFG_BAR0      0x10
+#define CFG_SUBSYS    0x2c
+#define CFG_CAP_PTR   0x34
 #define CFG_INTR_LINE 0x3c
-#define CMD_IO	     (1u << 0)
-#define CMD_MEM	     (1u << 1)
+#define CMD_IO        (1u << 0)
+#define CMD_MEM       (1u << 1)
 
 void vpci_dev_init(struct vpci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_rev,
-		   uint16_t subsys_vendor, uint16_t subsys)
+                   uint16_t subsys_vendor, uint16_t subsys)
 {
 	memset(d->cfg, 0, sizeof(d->cfg));
 	memset(d->wmask, 0, sizeof(d->wmask));
@@ -27,7 +27,7 @@ void vpci_dev_init(struct vpci_dev *d, uint16_t vendor, uint16_t device, uint32_
 	le32_store(d->cfg + CFG_CLASS, class_rev);
 	le16_store(d->cfg + CFG_SUBSYS, subsys_vendor);
 	le16_store(d->cfg + CFG_SUBSYS + 2, subsys);
-	d->wmask[CFG_COMMAND] = 0x07;	  /* I/O, memory, bus master */
+	d->wmask[CFG_COMMAND] = 0x07;     /* I/O, memory, bus master */
 	d->wmask[CFG_COMMAND + 1] = 0x04; /* interrupt disable */
 	d->wmask[CFG_INTR_LINE] = 0xff;
 	d->wmask[0x0c] = 0xff; /* cache line size */
@@ -113,7 +113,7 @@ static uint32_t cfg_read(struct vpci *p, unsigned slot, unsigned fn, unsigned of
 
 /* cfg_write: masked write; the status register's error bits are write-1-to-clear. */
 static void cfg_write(struct vpci *p, unsigned slot, unsigned fn, unsigned off, unsigned size,
-		      uint32_t val)
+                      uint32_t val)
 {
 	if (slot >= VPCI_SLOTS || fn != 0 || !p->slot[slot] || off + size > VPCI_CFG_SIZE)
 		return;
@@ -122,7 +122,7 @@ static void cfg_write(struct vpci *p, unsigned slot, unsigned fn, unsigned off, 
 		uint8_t b = (uint8_t)(val >> (8 * i));
 		unsigned o = off + i;
 		if (o == CFG_STATUS + 1) {
-			d->cfg[o] &= (uint8_t)~(b & 0xf9);
+			d->cfg[o] &= (uint8_t) ~(b & 0xf9);
 			continue;
 		}
 		d->cfg[o] = (uint8_t)((d->cfg[o] & ~d->wmask[o]) | (b & d->wmask[o]));

@@ -10,7 +10,7 @@
 #include "kernel/compiler.h"
 #include "kernel/spinlock.h"
 
-#define VPCI_SLOTS   32
+#define VPCI_SLOTS    32
 #define VPCI_CFG_SIZE 256
 
 struct vm;
@@ -20,7 +20,7 @@ struct vpci_dev;
 struct vpci_dev_ops {
 	/* a BAR access: offset within the BAR */
 	void (*bar_access)(struct vpci_dev *d, int bar, uint64_t off, unsigned size, bool write,
-			   uint64_t *val, struct vcpu *v);
+	                   uint64_t *val, struct vcpu *v);
 	/* called after a config write to a device-specific register (>= 0x40) */
 	void (*cfg_write)(struct vpci_dev *d, unsigned off, unsigned size, uint32_t val);
 	/* called before a config read of a device-specific register */
@@ -31,7 +31,7 @@ struct vpci_dev {
 	uint8_t slot;
 	uint8_t cfg[VPCI_CFG_SIZE];
 	uint8_t wmask[VPCI_CFG_SIZE]; /* writable bits of each config byte */
-	uint64_t bar_size[6];	      /* 0 = unimplemented; a 64-bit BAR uses two slots */
+	uint64_t bar_size[6];         /* 0 = unimplemented; a 64-bit BAR uses two slots */
 	bool bar_io[6];
 	const struct vpci_dev_ops *ops;
 	void *priv;
@@ -51,7 +51,7 @@ void vpci_init(struct vpci *p, struct vm *vm);
 bool vpci_add(struct vpci *p, struct vpci_dev *d);
 /* vpci_dev_init: header fields (ids, class) and default write masks. */
 void vpci_dev_init(struct vpci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_rev,
-		   uint16_t subsys_vendor, uint16_t subsys);
+                   uint16_t subsys_vendor, uint16_t subsys);
 /* vpci_bar_addr: the address the guest programmed into a BAR. */
 uint64_t vpci_bar_addr(const struct vpci_dev *d, int bar);
 void vpci_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool write, uint32_t *val);

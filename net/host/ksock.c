@@ -6,7 +6,7 @@
 #include "kernel/time.h"
 #include "net/host/netd.h"
 
-#define RX_RING	     (1u << 20) /* >= the receive window, so every delivery fits */
+#define RX_RING      (1u << 20) /* >= the receive window, so every delivery fits */
 #define ACCEPT_QUEUE 8
 
 struct ksock {

@@ -31,11 +31,11 @@ static void show_ifs(void)
 		format_ipv4(n->addr, a, sizeof(a));
 		format_ipv4(n->gw, g, sizeof(g));
 		kprintf("%s: %s, link %s, mtu %u, mac %02x:%02x:%02x:%02x:%02x:%02x\n", n->name,
-			nic->model, n->link_up ? "up" : "down", n->mtu, n->mac[0], n->mac[1],
-			n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+		        nic->model, n->link_up ? "up" : "down", n->mtu, n->mac[0], n->mac[1],
+		        n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 		if (n->addr)
 			kprintf("    inet %s/%u%s%s\n", a, n->prefix_len, n->gw ? " gateway " : "",
-				n->gw ? g : "");
+			        n->gw ? g : "");
 		else
 			kprintf("    no address (ip addr ADDR/PREFIX)\n");
 	}
@@ -77,7 +77,7 @@ static int cmd_ip(int argc, char **argv)
 	return 0;
 }
 SHELL_COMMAND(ip, "ip", "ip [addr [ethN] ADDR/PREFIX [gw GATEWAY]]",
-	      "show interfaces, or set an address", cmd_ip);
+              "show interfaces, or set an address", cmd_ip);
 
 /* Ping state shared with the reply handler (netd.lock). */
 static struct {
@@ -137,12 +137,13 @@ static int cmd_ping(int argc, char **argv)
 		spin_unlock(&netd.lock);
 		netd_kick();
 		if (rc < 0) {
-			kprintf("icmp_seq=%llu: %s\n", (unsigned long long)(i + 1), net_strerror(rc));
+			kprintf("icmp_seq=%llu: %s\n", (unsigned long long)(i + 1),
+			        net_strerror(rc));
 		} else if (got) {
 			char from[16];
 			format_ipv4(r.from, from, sizeof(from));
-			kprintf("%u bytes from %s: icmp_seq=%u ttl=%u time=", r.len + 8, from, r.seq,
-				r.ttl);
+			kprintf("%u bytes from %s: icmp_seq=%u ttl=%u time=", r.len + 8, from,
+			        r.seq, r.ttl);
 			print_ms(r.rtt_us);
 			kprintf(" ms\n");
 			rcvd++;
@@ -158,10 +159,11 @@ static int cmd_ping(int argc, char **argv)
 		if (i + 1 < count && rdtsc() < next)
 			thread_sleep_ns(tsc_to_ns(next - rdtsc()));
 	}
-	kprintf("--- %s ping statistics ---\n%llu packets transmitted, %llu received, %llu%% packet "
-		"loss\n",
-		argv[1], (unsigned long long)sent, (unsigned long long)rcvd,
-		(unsigned long long)((sent - rcvd) * 100 / sent));
+	kprintf(
+	    "--- %s ping statistics ---\n%llu packets transmitted, %llu received, %llu%% packet "
+	    "loss\n",
+	    argv[1], (unsigned long long)sent, (unsigned long long)rcvd,
+	    (unsigned long long)((sent - rcvd) * 100 / sent));
 	if (rcvd) {
 		kprintf("rtt min/avg/max = ");
 		print_ms(min);
@@ -174,7 +176,7 @@ static int cmd_ping(int argc, char **argv)
 	return rcvd ? 0 : 1;
 }
 SHELL_COMMAND(ping, "ping", "ping ADDR [COUNT]", "send ICMP echo requests, show round trips",
-	      cmd_ping);
+              cmd_ping);
 
 static const char *const g_arp_state[] = {"free", "incomplete", "reachable", "probe", "static"};
 
@@ -196,9 +198,9 @@ static int cmd_arp(int argc, char **argv)
 		char a[16];
 		format_ipv4(t[i].ip, a, sizeof(a));
 		kprintf("%-16s %02x:%02x:%02x:%02x:%02x:%02x  %-11s eth%-2u %8llu\n", a,
-			t[i].mac[0], t[i].mac[1], t[i].mac[2], t[i].mac[3], t[i].mac[4], t[i].mac[5],
-			t[i].state <= NET_ARP_STATIC ? g_arp_state[t[i].state] : "?", t[i].ifindex,
-			(unsigned long long)(t[i].age_us / 1000000));
+		        t[i].mac[0], t[i].mac[1], t[i].mac[2], t[i].mac[3], t[i].mac[4],
+		        t[i].mac[5], t[i].state <= NET_ARP_STATIC ? g_arp_state[t[i].state] : "?",
+		        t[i].ifindex, (unsigned long long)(t[i].age_us / 1000000));
 	}
 	kfree(t);
 	return 0;
@@ -209,8 +211,8 @@ SHELL_COMMAND(arp, "arp", "arp", "show the ARP cache", cmd_arp);
 static void proto_row(const char *name, const struct net_proto_stats *p)
 {
 	kprintf("  %-5s rx %10llu pkts %14llu bytes   tx %10llu pkts %14llu bytes\n", name,
-		(unsigned long long)p->rx_packets, (unsigned long long)p->rx_bytes,
-		(unsigned long long)p->tx_packets, (unsigned long long)p->tx_bytes);
+	        (unsigned long long)p->rx_packets, (unsigned long long)p->rx_bytes,
+	        (unsigned long long)p->tx_packets, (unsigned long long)p->tx_bytes);
 }
 
 static int cmd_net(int argc, char **argv)
@@ -230,12 +232,13 @@ static int cmd_net(int argc, char **argv)
 		struct nic_stats *n = &netd.nic[i]->stats;
 		struct netif_stats *f = &netd.nif[i].stats;
 		kprintf("  %-5s rx %10llu pkts %14llu bytes %6llu dropped   tx %10llu pkts %14llu "
-			"bytes %6llu dropped, %llu interrupts\n",
-			netd.nif[i].name, (unsigned long long)n->rx_packets,
-			(unsigned long long)n->rx_bytes, (unsigned long long)(n->rx_dropped + f->rx_dropped),
-			(unsigned long long)n->tx_packets, (unsigned long long)n->tx_bytes,
-			(unsigned long long)(n->tx_dropped + f->tx_dropped),
-			(unsigned long long)n->irqs);
+		        "bytes %6llu dropped, %llu interrupts\n",
+		        netd.nif[i].name, (unsigned long long)n->rx_packets,
+		        (unsigned long long)n->rx_bytes,
+		        (unsigned long long)(n->rx_dropped + f->rx_dropped),
+		        (unsigned long long)n->tx_packets, (unsigned long long)n->tx_bytes,
+		        (unsigned long long)(n->tx_dropped + f->tx_dropped),
+		        (unsigned long long)n->irqs);
 	}
 	kprintf("protocols:\n");
 	proto_row("eth", &st->eth);
@@ -245,24 +248,25 @@ static int cmd_net(int argc, char **argv)
 	proto_row("udp", &st->udp);
 	proto_row("tcp", &st->tcp);
 	kprintf("tcp: %llu active opens, %llu passive, %llu now, %llu retransmitted segments, "
-		"%llu timeouts, %llu fast retransmits, %llu resets sent, %llu received\n",
-		(unsigned long long)st->tcpx.active_opens, (unsigned long long)st->tcpx.passive_opens,
-		(unsigned long long)st->tcpx.conns_now, (unsigned long long)st->tcpx.retrans_segs,
-		(unsigned long long)st->tcpx.rto_timeouts,
-		(unsigned long long)st->tcpx.fast_retransmits, (unsigned long long)st->tcpx.rst_sent,
-		(unsigned long long)st->tcpx.rst_rcvd);
+	        "%llu timeouts, %llu fast retransmits, %llu resets sent, %llu received\n",
+	        (unsigned long long)st->tcpx.active_opens,
+	        (unsigned long long)st->tcpx.passive_opens, (unsigned long long)st->tcpx.conns_now,
+	        (unsigned long long)st->tcpx.retrans_segs,
+	        (unsigned long long)st->tcpx.rto_timeouts,
+	        (unsigned long long)st->tcpx.fast_retransmits,
+	        (unsigned long long)st->tcpx.rst_sent, (unsigned long long)st->tcpx.rst_rcvd);
 	kprintf("drops:\n");
 	for (int r = 0; r < NET_DROP__COUNT; r++)
 		if (st->drops[r])
 			kprintf("  %-16s %12llu\n", net_drop_name((enum net_drop_reason)r),
-				(unsigned long long)st->drops[r]);
-	kprintf("memory: %llu KiB in use, peak %llu KiB\n", (unsigned long long)(st->mem_used >> 10),
-		(unsigned long long)(st->mem_peak >> 10));
+			        (unsigned long long)st->drops[r]);
+	kprintf("memory: %llu KiB in use, peak %llu KiB\n",
+	        (unsigned long long)(st->mem_used >> 10), (unsigned long long)(st->mem_peak >> 10));
 	kfree(st);
 	return 0;
 }
 SHELL_COMMAND(net, "net", "net stats", "per-interface and per-protocol counters, drops by reason",
-	      cmd_net);
+              cmd_net);
 
 /* tcp_table: the connection table. */
 static int tcp_table(int argc, char **argv)
@@ -275,7 +279,7 @@ static int tcp_table(int argc, char **argv)
 	size_t n = tcp_snapshot(netd.stack, t, 128);
 	spin_unlock(&netd.lock);
 	kprintf("%-21s %-21s %-12s %8s %8s %8s %8s\n", "LOCAL", "REMOTE", "STATE", "SEND-Q",
-		"RECV-Q", "RTT-MS", "CWND");
+	        "RECV-Q", "RTT-MS", "CWND");
 	for (size_t i = 0; i < n; i++) {
 		char l[16], r[16], la[24], ra[24];
 		format_ipv4(t[i].local_ip, l, sizeof(l));
@@ -283,8 +287,8 @@ static int tcp_table(int argc, char **argv)
 		fmt_snprintf(la, sizeof(la), "%s:%u", l, t[i].local_port);
 		fmt_snprintf(ra, sizeof(ra), "%s:%u", r, t[i].remote_port);
 		kprintf("%-21s %-21s %-12s %8u %8u %4u.%03u %8u\n", la, ra,
-			tcp_state_name(t[i].state), t[i].snd_queue, t[i].rcv_queue,
-			t[i].srtt_us / 1000, t[i].srtt_us % 1000, t[i].cwnd);
+		        tcp_state_name(t[i].state), t[i].snd_queue, t[i].rcv_queue,
+		        t[i].srtt_us / 1000, t[i].srtt_us % 1000, t[i].cwnd);
 	}
 	kfree(t);
 	return 0;
@@ -310,7 +314,7 @@ static struct ksock *connect_arg(const char *addr, const char *port_s)
 	struct ksock *s = ksock_connect(ip, (uint16_t)port, 5000, &err);
 	if (!s)
 		shell_error("connect to %s:%llu: %s", addr, (unsigned long long)port,
-			    net_strerror(err));
+		            net_strerror(err));
 	return s;
 }
 
@@ -320,9 +324,9 @@ static void report(const char *what, uint64_t bytes, uint64_t ns)
 	uint64_t ms = ns / 1000000 ? ns / 1000000 : 1;
 	uint64_t kbps = bytes * 1000 / ms / 1000; /* kB/s */
 	kprintf("%s %llu bytes in %llu.%03llu s (%llu.%03llu MB/s)\n", what,
-		(unsigned long long)bytes, (unsigned long long)(ms / 1000),
-		(unsigned long long)(ms % 1000), (unsigned long long)(kbps / 1000),
-		(unsigned long long)(kbps % 1000));
+	        (unsigned long long)bytes, (unsigned long long)(ms / 1000),
+	        (unsigned long long)(ms % 1000), (unsigned long long)(kbps / 1000),
+	        (unsigned long long)(kbps % 1000));
 }
 
 /* tcp_send: connect, send SIZE bytes of the test pattern, wait for the acks, close. */
@@ -352,7 +356,7 @@ static int tcp_send(int argc, char **argv)
 	if (rc) {
 		ksock_abort(s);
 		return shell_error("send failed after %llu bytes: %s", (unsigned long long)sent,
-				   net_strerror(rc));
+		                   net_strerror(rc));
 	}
 	ksock_close(s);
 	report("sent", sent, ns);
@@ -379,18 +383,17 @@ static int tcp_recv(int argc, char **argv)
 	ksock_close(s);
 	if (n < 0)
 		return shell_error("receive failed after %llu bytes: %s", (unsigned long long)got,
-				   net_strerror((int)n));
+		                   net_strerror((int)n));
 	report("received", got, ns);
 	kprintf("pattern %s (%llu bad bytes)\n", bad ? "BAD" : "ok", (unsigned long long)bad);
 	return bad ? 1 : 0;
 }
 
 static const struct shell_sub g_tcp_subs[] = {
-	{"list", "tcp [list]", "connection table", tcp_table},
-	{"send", "tcp send ADDR PORT SIZE", "send SIZE bytes of the test pattern, report MB/s",
-	 tcp_send},
-	{"recv", "tcp recv ADDR PORT", "read until EOF, check the test pattern, report MB/s",
-	 tcp_recv},
+    {"list", "tcp [list]", "connection table", tcp_table},
+    {"send", "tcp send ADDR PORT SIZE", "send SIZE bytes of the test pattern, report MB/s",
+     tcp_send},
+    {"recv", "tcp recv ADDR PORT", "read until EOF, check the test pattern, report MB/s", tcp_recv},
 };
 
 static int cmd_tcp(int argc, char **argv)
@@ -402,4 +405,4 @@ static int cmd_tcp(int argc, char **argv)
 	return shell_dispatch_sub("tcp", g_tcp_subs, ARRAY_SIZE(g_tcp_subs), argc, argv);
 }
 SHELL_COMMAND(tcp, "tcp", "tcp [list|send ADDR PORT SIZE|recv ADDR PORT]",
-	      "TCP connections; a test client for throughput", cmd_tcp);
+              "TCP connections; a test client for throughput", cmd_tcp);

@@ -70,7 +70,8 @@ static const char *key_services(const char *v)
 			else if (!strcmp(w, "chargen"))
 				mask |= NET_SVC_CHARGEN;
 			else
-				return "services are echo, discard, chargen (comma separated) or none";
+				return "services are echo, discard, chargen (comma separated) or "
+				       "none";
 		}
 	}
 	g_services = mask;
@@ -99,8 +100,8 @@ void netconf_apply(void)
 			continue;
 		char a[16];
 		format_ipv4(g_addr[i].ip, a, sizeof(a));
-		const char *err = netconf_set_addr(i, g_addr[i].ip, g_addr[i].prefix,
-						   i == 0 ? g_gateway : 0);
+		const char *err =
+		    netconf_set_addr(i, g_addr[i].ip, g_addr[i].prefix, i == 0 ? g_gateway : 0);
 		if (err)
 			klog("net: eth%d: address %s/%u not set: %s", i, a, g_addr[i].prefix, err);
 		else

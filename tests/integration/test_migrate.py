@@ -215,20 +215,26 @@ def test_fake_peer_with_the_wrong_key(cluster):
     a, b, ns = cluster
     p = ns.popen(FAKEPEER, "serve-wrongkey", "7700", WRONG_KEY, stdout=subprocess.PIPE,
                  text=True)
-    assert p.stdout.readline().startswith("FAKEPEER listening")
-    ok, line = migrate(a, "g1", PEER_IP)
-    assert not ok and "different cluster key" in line, line
-    p.wait(timeout=30)
+    try:
+        assert p.stdout.readline().startswith("FAKEPEER listening")
+        ok, line = migrate(a, "g1", PEER_IP)
+        assert not ok and "different cluster key" in line, line
+        p.wait(timeout=30)
+    finally:
+        p.kill()  # never leave port 7700 taken for the next test
     assert guest_alive(a, "g1")
 
 
 def test_fake_peer_sends_a_tampered_record(cluster):
     a, b, ns = cluster
     p = ns.popen(FAKEPEER, "serve-corrupt", "7700", KEY, stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().startswith("FAKEPEER listening")
-    ok, line = migrate(a, "g1", PEER_IP)
-    assert not ok and "authentication" in line, line
-    p.wait(timeout=60)
+    try:
+        assert p.stdout.readline().startswith("FAKEPEER listening")
+        ok, line = migrate(a, "g1", PEER_IP)
+        assert not ok and "authentication" in line, line
+        p.wait(timeout=60)
+    finally:
+        p.kill()
     assert guest_alive(a, "g1")
 
 

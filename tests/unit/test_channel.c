@@ -161,8 +161,8 @@ static void test_wrong_key_is_refused(void **state)
 
 /* A man in the middle between the client and the server. */
 struct mitm {
-	int a, b; /* client side, server side */
-	int action;  /* 1 flip a ciphertext byte of the 2nd message, 2 replay the 2nd message */
+	int a, b;   /* client side, server side */
+	int action; /* 1 flip a ciphertext byte of the 2nd message, 2 replay the 2nd message */
 };
 
 static ssize_t relay_exact(int from, int to, void *buf, size_t len)
@@ -277,10 +277,10 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* a closed peer is an error return, not a signal */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_handshake_and_echo),
-		cmocka_unit_test(test_wrong_key_is_refused),
-		cmocka_unit_test(test_tampered_message_is_rejected),
-		cmocka_unit_test(test_replayed_message_is_rejected),
+	    cmocka_unit_test(test_handshake_and_echo),
+	    cmocka_unit_test(test_wrong_key_is_refused),
+	    cmocka_unit_test(test_tampered_message_is_rejected),
+	    cmocka_unit_test(test_replayed_message_is_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

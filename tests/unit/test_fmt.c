@@ -58,10 +58,10 @@ static void test_pointer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_integers),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_pointer),
+	    cmocka_unit_test(test_integers),
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_pointer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,6 +158,38 @@ static void test_arp_ping(void **state)
 	sim_free(&sm);
 }
 
+/* app_connected: sim_run predicate, the test app's connection is established. */
+static bool app_connected(void *arg)
+{
+	return ((struct test_app *)arg)->connected > 0;
+}
+
+/* A cached MAC goes stale (B's NIC changed, as a Linux bridge does when its ports change):
+ * TCP's retransmission timeout re-verifies the next hop at once (arp_suspect), so a connect
+ * succeeds within a few seconds instead of failing until the cache entry would age out. */
+static void test_arp_stale_entry_revalidated_by_tcp(void **state)
+{
+	struct sim sm;
+	sim_init(&sm, 13, NULL);
+	assert_int_equal(net_services_set(sm.node[1].s, NET_SVC_DISCARD), 0);
+	struct net_arp_info ai;
+	net_ping_send(sm.node[0].s, SIM_IP_B, 1, 1, 8, sm.now);
+	sim_run_for(&sm, 10000);
+	assert_true(arp_lookup(sm.node[0].s, SIM_IP_B, &ai, sm.now));
+	static const uint8_t newmac[6] = {0x02, 0, 0, 0, 0, 0xbb};
+	memcpy(sm.node[1].nif.mac, newmac, 6);
+	struct test_app app;
+	test_app_init(&app, 0);
+	int err;
+	app.c = tcp_connect(sm.node[0].s, SIM_IP_B, 9, NULL, &test_app_cb, &app, sm.now, &err);
+	assert_non_null(app.c);
+	assert_true(sim_run(&sm, sm.now + 5000000, app_connected, &app));
+	assert_true(arp_lookup(sm.node[0].s, SIM_IP_B, &ai, sm.now));
+	assert_memory_equal(ai.mac, newmac, 6);
+	test_app_free(&app);
+	sim_free(&sm);
+}
+
 static void test_arp_gratuitous(void **state)
 {
 	struct sim sm;
@@ -647,6 +679,7 @@ int main(void)
 	    cmocka_unit_test(test_siphash),
 	    cmocka_unit_test(test_arp_ping),
 	    cmocka_unit_test(test_arp_gratuitous),
+	    cmocka_unit_test(test_arp_stale_entry_revalidated_by_tcp),
 	    cmocka_unit_test_setup_teardown(test_icmp_echo_reply, rp_setup, rp_teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv4_header, rp_setup, rp_teardown),
 	    cmocka_unit_test_setup_teardown(test_icmp_rate_limit, rp_setup, rp_teardown),

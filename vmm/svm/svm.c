@@ -33,6 +33,10 @@ struct svm_cpu {
 struct svm_vcpu {
 	struct vmcb *vmcb;
 	uint64_t vmcb_pa;
+	/* NMI blocking (APM 15.20): set when an NMI is injected, cleared once the guest has
+	 * executed the IRET that the IRET intercept reported at iret_rip */
+	bool nmi_masked, iret_seen;
+	uint64_t iret_rip;
 };
 
 static uint64_t g_iopm_pa, g_msrpm_pa;
@@ -58,7 +62,7 @@ static void msrpm_passthrough(uint8_t *pm, uint32_t msr)
 	else
 		return;
 	uint32_t bit = msr * 2;
-	pm[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
+	pm[base + bit / 8] &= (uint8_t) ~(3u << (bit % 8));
 }
 
 /* shared_tables: the global IOPM (all ports intercepted) and MSRPM. */
@@ -70,9 +74,16 @@ static int shared_tables(void)
 		return -1;
 	memset(P2V(io), 0xff, 4 * PAGE_SIZE);
 	memset(P2V(msr), 0xff, 2 * PAGE_SIZE);
-	static const uint32_t pass[] = {MSR_FS_BASE,  MSR_GS_BASE,    MSR_KERNEL_GS_BASE,
-					MSR_STAR,     MSR_LSTAR,      0xc0000083 /* CSTAR */,
-					0xc0000084 /* SFMASK */, 0x174, 0x175, 0x176 /* SYSENTER */};
+	static const uint32_t pass[] = {MSR_FS_BASE,
+	                                MSR_GS_BASE,
+	                                MSR_KERNEL_GS_BASE,
+	                                MSR_STAR,
+	                                MSR_LSTAR,
+	                                0xc0000083 /* CSTAR */,
+	                                0xc0000084 /* SFMASK */,
+	                                0x174,
+	                                0x175,
+	                                0x176 /* SYSENTER */};
 	for (size_t i = 0; i < ARRAY_SIZE(pass); i++)
 		msrpm_passthrough(P2V(msr), pass[i]);
 	g_iopm_pa = io;
@@ -124,13 +135,13 @@ static int svm_vcpu_create(struct vcpu *v)
 	struct vmcb_control *c = &s->vmcb->ctl;
 	c->intercept_exceptions = 1u << 18; /* #MC: the host must see machine checks */
 	c->intercept_misc1 = INTERCEPT1_INTR | INTERCEPT1_NMI | INTERCEPT1_SMI | INTERCEPT1_INIT |
-			     INTERCEPT1_CPUID | INTERCEPT1_INVD | INTERCEPT1_HLT |
-			     INTERCEPT1_INVLPGA | INTERCEPT1_IOIO | INTERCEPT1_MSR |
-			     INTERCEPT1_TASK_SWITCH | INTERCEPT1_SHUTDOWN;
+	                     INTERCEPT1_CPUID | INTERCEPT1_INVD | INTERCEPT1_HLT |
+	                     INTERCEPT1_INVLPGA | INTERCEPT1_IOIO | INTERCEPT1_MSR |
+	                     INTERCEPT1_TASK_SWITCH | INTERCEPT1_SHUTDOWN;
 	c->intercept_misc2 = INTERCEPT2_VMRUN | INTERCEPT2_VMMCALL | INTERCEPT2_VMLOAD |
-			     INTERCEPT2_VMSAVE | INTERCEPT2_STGI | INTERCEPT2_CLGI |
-			     INTERCEPT2_SKINIT | INTERCEPT2_RDTSCP | INTERCEPT2_MONITOR |
-			     INTERCEPT2_MWAIT | INTERCEPT2_MWAIT_C | INTERCEPT2_XSETBV;
+	                     INTERCEPT2_VMSAVE | INTERCEPT2_STGI | INTERCEPT2_CLGI |
+	                     INTERCEPT2_SKINIT | INTERCEPT2_RDTSCP | INTERCEPT2_MONITOR |
+	                     INTERCEPT2_MWAIT | INTERCEPT2_MWAIT_C | INTERCEPT2_XSETBV;
 	c->iopm_base_pa = g_iopm_pa;
 	c->msrpm_base_pa = g_msrpm_pa;
 	c->int_ctl = V_INTR_MASKING;
@@ -170,8 +181,8 @@ static void assign_asid(struct vcpu *v, struct vmcb *vmcb)
 	}
 	if (v->tlb_flush) {
 		if (vmcb->ctl.tlb_control == TLB_CONTROL_NONE)
-			vmcb->ctl.tlb_control = g_flush_by_asid ? TLB_CONTROL_FLUSH_ASID :
-								   TLB_CONTROL_FLUSH_ALL;
+			vmcb->ctl.tlb_control =
+			    g_flush_by_asid ? TLB_CONTROL_FLUSH_ASID : TLB_CONTROL_FLUSH_ALL;
 		v->tlb_flush = false;
 	}
 }
@@ -192,16 +203,46 @@ static void decode_exit(struct vcpu *v, struct vmcb *vmcb, struct vmexit *e)
 	    vmcb->ctl.next_rip - vmcb->save.rip <= 15)
 		e->insn_len = (uint8_t)(vmcb->ctl.next_rip - vmcb->save.rip);
 	switch (code) {
-	case SVM_EXIT_CPUID: e->reason = EXIT_CPUID; break;
-	case SVM_EXIT_HLT: e->reason = EXIT_HLT; break;
-	case SVM_EXIT_INTR: e->reason = EXIT_INTR; break;
-	case SVM_EXIT_NMI: e->reason = EXIT_NMI; break;
-	case SVM_EXIT_VINTR: e->reason = EXIT_INTR_WINDOW; break;
-	case SVM_EXIT_SHUTDOWN: e->reason = EXIT_SHUTDOWN; break;
-	case SVM_EXIT_VMMCALL: e->reason = EXIT_VMCALL; break;
-	case SVM_EXIT_XSETBV: e->reason = EXIT_XSETBV; break;
-	case SVM_EXIT_PAUSE: e->reason = EXIT_PAUSE; break;
-	case SVM_EXIT_INVD: e->reason = EXIT_INVD; break;
+	case SVM_EXIT_IRET: {
+		/* the IRET ending an NMI handler is about to run: NMIs are unmasked once RIP
+		 * has moved past it (checked in svm_can_inject_nmi); nothing else to do */
+		struct svm_vcpu *s = v->arch;
+		s->iret_seen = true;
+		s->iret_rip = vmcb->save.rip;
+		vmcb->ctl.intercept_misc1 &= ~INTERCEPT1_IRET;
+		e->reason = EXIT_NONE;
+		break;
+	}
+	case SVM_EXIT_CPUID:
+		e->reason = EXIT_CPUID;
+		break;
+	case SVM_EXIT_HLT:
+		e->reason = EXIT_HLT;
+		break;
+	case SVM_EXIT_INTR:
+		e->reason = EXIT_INTR;
+		break;
+	case SVM_EXIT_NMI:
+		e->reason = EXIT_NMI;
+		break;
+	case SVM_EXIT_VINTR:
+		e->reason = EXIT_INTR_WINDOW;
+		break;
+	case SVM_EXIT_SHUTDOWN:
+		e->reason = EXIT_SHUTDOWN;
+		break;
+	case SVM_EXIT_VMMCALL:
+		e->reason = EXIT_VMCALL;
+		break;
+	case SVM_EXIT_XSETBV:
+		e->reason = EXIT_XSETBV;
+		break;
+	case SVM_EXIT_PAUSE:
+		e->reason = EXIT_PAUSE;
+		break;
+	case SVM_EXIT_INVD:
+		e->reason = EXIT_INVD;
+		break;
 	case SVM_EXIT_MSR:
 		e->reason = i1 ? EXIT_MSR_WRITE : EXIT_MSR_READ;
 		break;
@@ -213,7 +254,14 @@ static void decode_exit(struct vcpu *v, struct vmcb *vmcb, struct vmexit *e)
 		e->io.string = i1 & IOIO_STR;
 		e->io.rep = i1 & IOIO_REP;
 		e->io.seg = (uint8_t)((i1 >> 10) & 7);
-		e->io.addr_size = (i1 & (1u << 9)) ? 8 : (i1 & (1u << 8)) ? 4 : 2;
+		/* A64/A32/A16; 0 when none is set (QEMU's SVM model leaves these and the
+		 * segment clear): string_io then decodes the instruction */
+		if (i1 & (1u << 9))
+			e->io.addr_size = 8;
+		else if (i1 & (1u << 8))
+			e->io.addr_size = 4;
+		else
+			e->io.addr_size = (i1 & (1u << 7)) ? 2 : 0;
 		e->io.next_rip = i2; /* EXITINFO2 holds the next RIP even without NRIPS */
 		if (i2 > vmcb->save.rip && i2 - vmcb->save.rip <= 15)
 			e->insn_len = (uint8_t)(i2 - vmcb->save.rip);
@@ -226,9 +274,17 @@ static void decode_exit(struct vcpu *v, struct vmcb *vmcb, struct vmexit *e)
 		e->npf.present = i1 & NPF_P;
 		e->npf.in_guest_walk = i1 & NPF_GUEST_WALK;
 		break;
-	case SVM_EXIT_VMRUN: case SVM_EXIT_VMLOAD: case SVM_EXIT_VMSAVE: case SVM_EXIT_STGI:
-	case SVM_EXIT_CLGI: case SVM_EXIT_SKINIT: case SVM_EXIT_RDTSCP: case SVM_EXIT_MONITOR:
-	case SVM_EXIT_MWAIT: case SVM_EXIT_MWAIT_C: case SVM_EXIT_INVLPGA:
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_RDTSCP:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_MWAIT_C:
+	case SVM_EXIT_INVLPGA:
 		e->reason = EXIT_INVALID_OP;
 		break;
 	case SVM_EXIT_INVALID:
@@ -311,9 +367,9 @@ static void seg_to(const struct seg *o, struct vmcb_seg *s)
 /* seg_ptr: the VMCB segment for a common segment index. */
 static struct vmcb_seg *seg_ptr(struct vmcb *vmcb, int seg)
 {
-	struct vmcb_seg *t[NR_SEGS] = {&vmcb->save.es, &vmcb->save.cs, &vmcb->save.ss,
-				       &vmcb->save.ds, &vmcb->save.fs, &vmcb->save.gs,
-				       &vmcb->save.ldtr, &vmcb->save.tr};
+	struct vmcb_seg *t[NR_SEGS] = {&vmcb->save.es,   &vmcb->save.cs, &vmcb->save.ss,
+	                               &vmcb->save.ds,   &vmcb->save.fs, &vmcb->save.gs,
+	                               &vmcb->save.ldtr, &vmcb->save.tr};
 	return t[seg];
 }
 
@@ -399,10 +455,13 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_arch_state *st)
 	vmcb->ctl.event_inj = 0;
 	if (st->pending_event_valid)
 		vmcb->ctl.event_inj = (st->pending_event_vector & 0xff) |
-				      ((uint64_t)(st->pending_event_type & 7) << 8) |
-				      (st->pending_event_has_error ? EVENT_EV : 0) |
-				      ((uint64_t)st->pending_event_error << 32) | EVENT_VALID;
+		                      ((uint64_t)(st->pending_event_type & 7) << 8) |
+		                      (st->pending_event_has_error ? EVENT_EV : 0) |
+		                      ((uint64_t)st->pending_event_error << 32) | EVENT_VALID;
 	v->tlb_flush = true;
+	struct svm_vcpu *sv = v->arch; /* NMI blocking is not part of the saved state */
+	sv->nmi_masked = sv->iret_seen = false;
+	vmcb->ctl.intercept_misc1 &= ~INTERCEPT1_IRET;
 }
 
 static uint64_t svm_get_rip(struct vcpu *v)
@@ -443,12 +502,18 @@ static uint64_t svm_get_cr(struct vcpu *v, int cr)
 {
 	struct vmcb_save *s = &vmcb_of(v)->save;
 	switch (cr) {
-	case 0: return s->cr0;
-	case 2: return s->cr2;
-	case 3: return s->cr3;
-	case 4: return s->cr4;
-	case 8: return vmcb_of(v)->ctl.int_ctl & V_TPR_MASK;
-	default: return 0;
+	case 0:
+		return s->cr0;
+	case 2:
+		return s->cr2;
+	case 3:
+		return s->cr3;
+	case 4:
+		return s->cr4;
+	case 8:
+		return vmcb_of(v)->ctl.int_ctl & V_TPR_MASK;
+	default:
+		return 0;
 	}
 }
 
@@ -502,12 +567,28 @@ static void svm_request_irq_window(struct vcpu *v, bool on)
 static void svm_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t err)
 {
 	vmcb_of(v)->ctl.event_inj = vector | ((uint64_t)EVENT_TYPE_EXC << 8) |
-				    (has_error ? EVENT_EV | ((uint64_t)err << 32) : 0) | EVENT_VALID;
+	                            (has_error ? EVENT_EV | ((uint64_t)err << 32) : 0) |
+	                            EVENT_VALID;
+}
+
+/* svm_can_inject_nmi: NMIs are not masked by RFLAGS.IF, only by an NMI in service, the
+ * interrupt shadow, or an event already queued. */
+static bool svm_can_inject_nmi(struct vcpu *v)
+{
+	struct svm_vcpu *s = v->arch;
+	struct vmcb *vmcb = s->vmcb;
+	if (s->nmi_masked && s->iret_seen && vmcb->save.rip != s->iret_rip)
+		s->nmi_masked = s->iret_seen = false;
+	return !s->nmi_masked && !(vmcb->ctl.int_state & 1) && !(vmcb->ctl.event_inj & EVENT_VALID);
 }
 
 static void svm_inject_nmi(struct vcpu *v)
 {
-	vmcb_of(v)->ctl.event_inj = 2 | ((uint64_t)EVENT_TYPE_NMI << 8) | EVENT_VALID;
+	struct svm_vcpu *s = v->arch;
+	s->vmcb->ctl.event_inj = 2 | ((uint64_t)EVENT_TYPE_NMI << 8) | EVENT_VALID;
+	s->nmi_masked = true; /* until the handler's IRET */
+	s->iret_seen = false;
+	s->vmcb->ctl.intercept_misc1 |= INTERCEPT1_IRET;
 }
 
 static void svm_flush_guest_tlb(struct vcpu *v)
@@ -516,27 +597,53 @@ static void svm_flush_guest_tlb(struct vcpu *v)
 }
 
 /* EFER bits a guest may set (APM 3.1.7): SCE, LME, LMA, NXE, LMSLE, FFXSR, TCE. */
-#define EFER_GUEST_MASK ((1ULL << 0) | (1ULL << 8) | (1ULL << 10) | (1ULL << 11) | \
-			 (1ULL << 13) | (1ULL << 14) | (1ULL << 15))
+#define EFER_GUEST_MASK                                                                            \
+	((1ULL << 0) | (1ULL << 8) | (1ULL << 10) | (1ULL << 11) | (1ULL << 13) | (1ULL << 14) |   \
+	 (1ULL << 15))
 
 /* svm_msr_read: MSRs whose value lives in the VMCB. */
 static bool svm_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	struct vmcb_save *s = &vmcb_of(v)->save;
 	switch (msr) {
-	case MSR_EFER: *val = s->efer & ~EFER_SVME; return true;
-	case MSR_PAT: *val = s->g_pat; return true;
-	case MSR_STAR: *val = s->star; return true;
-	case MSR_LSTAR: *val = s->lstar; return true;
-	case 0xc0000083: *val = s->cstar; return true;
-	case 0xc0000084: *val = s->sfmask; return true;
-	case MSR_FS_BASE: *val = s->fs.base; return true;
-	case MSR_GS_BASE: *val = s->gs.base; return true;
-	case MSR_KERNEL_GS_BASE: *val = s->kernel_gs_base; return true;
-	case 0x174: *val = s->sysenter_cs; return true;
-	case 0x175: *val = s->sysenter_esp; return true;
-	case 0x176: *val = s->sysenter_eip; return true;
-	default: return false;
+	case MSR_EFER:
+		*val = s->efer & ~EFER_SVME;
+		return true;
+	case MSR_PAT:
+		*val = s->g_pat;
+		return true;
+	case MSR_STAR:
+		*val = s->star;
+		return true;
+	case MSR_LSTAR:
+		*val = s->lstar;
+		return true;
+	case 0xc0000083:
+		*val = s->cstar;
+		return true;
+	case 0xc0000084:
+		*val = s->sfmask;
+		return true;
+	case MSR_FS_BASE:
+		*val = s->fs.base;
+		return true;
+	case MSR_GS_BASE:
+		*val = s->gs.base;
+		return true;
+	case MSR_KERNEL_GS_BASE:
+		*val = s->kernel_gs_base;
+		return true;
+	case 0x174:
+		*val = s->sysenter_cs;
+		return true;
+	case 0x175:
+		*val = s->sysenter_esp;
+		return true;
+	case 0x176:
+		*val = s->sysenter_eip;
+		return true;
+	default:
+		return false;
 	}
 }
 
@@ -559,6 +666,9 @@ static bool svm_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_EFER:
 		if (val & ~EFER_GUEST_MASK)
 			return false;
+		/* LME cannot change while paging is on (APM 3.1.7, SDM 4.1.2) */
+		if (((val ^ s->efer) & EFER_LME) && (s->cr0 & CR0_PG))
+			return false;
 		s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
 		v->tlb_flush = true;
 		return true;
@@ -567,17 +677,38 @@ static bool svm_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 			return false;
 		s->g_pat = val;
 		return true;
-	case MSR_STAR: s->star = val; return true;
-	case MSR_LSTAR: s->lstar = val; return true;
-	case 0xc0000083: s->cstar = val; return true;
-	case 0xc0000084: s->sfmask = val; return true;
-	case MSR_FS_BASE: s->fs.base = val; return true;
-	case MSR_GS_BASE: s->gs.base = val; return true;
-	case MSR_KERNEL_GS_BASE: s->kernel_gs_base = val; return true;
-	case 0x174: s->sysenter_cs = val; return true;
-	case 0x175: s->sysenter_esp = val; return true;
-	case 0x176: s->sysenter_eip = val; return true;
-	default: return false;
+	case MSR_STAR:
+		s->star = val;
+		return true;
+	case MSR_LSTAR:
+		s->lstar = val;
+		return true;
+	case 0xc0000083:
+		s->cstar = val;
+		return true;
+	case 0xc0000084:
+		s->sfmask = val;
+		return true;
+	case MSR_FS_BASE:
+		s->fs.base = val;
+		return true;
+	case MSR_GS_BASE:
+		s->gs.base = val;
+		return true;
+	case MSR_KERNEL_GS_BASE:
+		s->kernel_gs_base = val;
+		return true;
+	case 0x174:
+		s->sysenter_cs = val;
+		return true;
+	case 0x175:
+		s->sysenter_esp = val;
+		return true;
+	case 0x176:
+		s->sysenter_eip = val;
+		return true;
+	default:
+		return false;
 	}
 }
 
@@ -613,41 +744,42 @@ static unsigned amd_perm(uint64_t e)
 }
 
 static const struct npt_format amd_npt = {
-	.name = "NPT",
-	.leaf = amd_leaf,
-	.table = amd_table,
-	.present = amd_present,
-	.perm = amd_perm,
-	.addr_mask = 0x000ffffffffff000ULL,
-	.large_bit = NPT_PS,
-	.dirty_bit = NPT_D,
+    .name = "NPT",
+    .leaf = amd_leaf,
+    .table = amd_table,
+    .present = amd_present,
+    .perm = amd_perm,
+    .addr_mask = 0x000ffffffffff000ULL,
+    .large_bit = NPT_PS,
+    .dirty_bit = NPT_D,
 };
 
 const struct vmm_backend svm_backend = {
-	.name = "AMD-V (SVM+NPT)",
-	.cpu_init = svm_cpu_init,
-	.vcpu_create = svm_vcpu_create,
-	.vcpu_destroy = svm_vcpu_destroy,
-	.run = svm_run,
-	.get_state = svm_get_state,
-	.set_state = svm_set_state,
-	.get_rip = svm_get_rip,
-	.set_rip = svm_set_rip,
-	.get_reg = svm_get_reg,
-	.set_reg = svm_set_reg,
-	.get_seg = svm_get_seg,
-	.get_cr = svm_get_cr,
-	.get_efer = svm_get_efer,
-	.get_rflags = svm_get_rflags,
-	.set_rflags = svm_set_rflags,
-	.set_cr2 = svm_set_cr2,
-	.can_inject_irq = svm_can_inject_irq,
-	.inject_irq = svm_inject_irq,
-	.request_irq_window = svm_request_irq_window,
-	.inject_exception = svm_inject_exception,
-	.inject_nmi = svm_inject_nmi,
-	.flush_guest_tlb = svm_flush_guest_tlb,
-	.msr_read = svm_msr_read,
-	.msr_write = svm_msr_write,
-	.npt = &amd_npt,
+    .name = "AMD-V (SVM+NPT)",
+    .cpu_init = svm_cpu_init,
+    .vcpu_create = svm_vcpu_create,
+    .vcpu_destroy = svm_vcpu_destroy,
+    .run = svm_run,
+    .get_state = svm_get_state,
+    .set_state = svm_set_state,
+    .get_rip = svm_get_rip,
+    .set_rip = svm_set_rip,
+    .get_reg = svm_get_reg,
+    .set_reg = svm_set_reg,
+    .get_seg = svm_get_seg,
+    .get_cr = svm_get_cr,
+    .get_efer = svm_get_efer,
+    .get_rflags = svm_get_rflags,
+    .set_rflags = svm_set_rflags,
+    .set_cr2 = svm_set_cr2,
+    .can_inject_irq = svm_can_inject_irq,
+    .can_inject_nmi = svm_can_inject_nmi,
+    .inject_irq = svm_inject_irq,
+    .request_irq_window = svm_request_irq_window,
+    .inject_exception = svm_inject_exception,
+    .inject_nmi = svm_inject_nmi,
+    .flush_guest_tlb = svm_flush_guest_tlb,
+    .msr_read = svm_msr_read,
+    .msr_write = svm_msr_write,
+    .npt = &amd_npt,
 };
