@@ -199,14 +199,3 @@ void lapic_start_ap(uint32_t apic_id, uint8_t sipi_page)
 	write_icr(apic_id, ICR_STARTUP | sipi_page);
 	udelay(200);
 }
-
-/* TEMP DEBUG (vmx): highest in-service vector, 0 if none. */
-uint32_t lapic_debug_isr(void)
-{
-	for (int i = 7; i >= 0; i--) {
-		uint32_t w = rd(0x100 + 0x10 * i);
-		if (w)
-			return 32 * i + 31 - __builtin_clz(w);
-	}
-	return 0;
-}

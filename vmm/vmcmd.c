@@ -53,6 +53,11 @@ const char *vm_config_set(struct vm_config *c, const char *key, const char *valu
 		if (!parse_bool(value, &b))
 			return "autostart must be on or off";
 		c->autostart = b;
+	} else if (!strcmp(key, "ha")) {
+		bool b;
+		if (!parse_bool(value, &b))
+			return "ha must be on or off";
+		c->ha = b; /* replicated to a standby (ha/replica.h) */
 	} else if (vdevs_config_key(key)) {
 		return vdevs_config_set(c, key, value); /* disk=, nic=, mac=, hvc= */
 	} else {
@@ -248,7 +253,7 @@ static int vm_console_cmd(int argc, char **argv)
 		return shell_error("%s has never run", argv[1]);
 	if (hvc && !vdevs_has_console(vm))
 		return shell_error("%s has no virtio console running (hvc=on)", argv[1]);
-	static char hist[4096];
+	static char hist[8192]; /* a test guest's whole basic run, both copies */
 	size_t n = gconsole_tail(vm, hist, sizeof(hist));
 	console_write(hist, n); /* recent output first, then live */
 	kprintf("\n[attached to %s%s; Ctrl-] detaches]\n", vm->cfg.name, hvc ? " (hvc)" : "");

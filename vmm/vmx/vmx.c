@@ -490,24 +490,6 @@ static void vmx_run(struct vcpu *v, struct vmexit *e)
 	if (rc == 0 && s->pml_on)
 		vmx_pml_drain(v); /* before in_guest drops: vm_dirty_fetch relies on it */
 	WRITE_ONCE(v->in_guest, false);
-	{
-		extern uint32_t lapic_debug_isr(void);
-		static int reported;
-		uint32_t isr = lapic_debug_isr();
-		static uint64_t n;
-		if ((++n & 1023) == 0) {
-			uint8_t ier = inb(0x3f9), mcr = inb(0x3fc), lsr = inb(0x3fd);
-			static int r2;
-			if ((ier != 1 || mcr != 0x0b || (lsr & 1)) && r2++ < 20)
-				klog("DEBUG uart: ier %#x mcr %#x lsr %#x", ier, mcr, lsr);
-		}
-		if (isr && reported++ < 5)
-			klog("DEBUG vmx: host ISR %#x set after exit %#llx (guest rip %#llx, "
-			     "rflags %#llx)",
-			     isr, (unsigned long long)vmread(VMCS_EXIT_REASON),
-			     (unsigned long long)vmread(VMCS_GUEST_RIP),
-			     (unsigned long long)vmread(VMCS_GUEST_RFLAGS));
-	}
 	if (rc == 0) {
 		s->launched = true;
 		vmx_decode_exit(v, e);
