@@ -60,4 +60,16 @@ void ha_guest_status_print(void);
 /* ha_maintenance_evacuate: node maintenance on (evacuate guests) / off (re-admit); 0 or -1. */
 int ha_maintenance_evacuate(bool on);
 
+/*
+ * ha_replica_command: the `ha` console command belongs to ha/hacmd.c (status); every other
+ * sub-command (`ha add NAME`, `ha remove NAME`, ...) is passed here with argv[1] the
+ * sub-command. Return HA_CMD_UNKNOWN if argv[1] is not yours, else your handler's result
+ * (0 ok, shell_error()/shell_usage() values otherwise). The weak default knows none.
+ */
+#define HA_CMD_UNKNOWN (-1000)
+int ha_replica_command(int argc, char **argv);
+
+/* ha_replica_usage: print extra `ha` usage lines (e.g. "  ha add NAME"); weak default: none. */
+void ha_replica_usage(void);
+
 #endif
