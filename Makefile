@@ -30,7 +30,7 @@ IMAGE   := $(B)/tern.img
 CONF    ?= tools/tern.conf
 
 .PHONY: all deps run test unit fuzz integration bench format format-check clean guest ternctl \
-	tguest bochs
+	tguest bochs ternwitness
 
 all: deps $(IMAGE) $(B)/ternctl
 
@@ -95,6 +95,15 @@ $(B)/ternctl: $(TERNCTL_SRCS)
 		$(TERNCTL_SRCS)
 ternctl: $(B)/ternctl
 
+# ternwitness: the HA witness daemon for two-host clusters (Linux; docs/ha.md).
+WITNESS_SRCS := tools/ternwitness.c ha/witness.c ha/hb_wire.c migrate/keys.c migrate/aead.c \
+	migrate/chacha20.c migrate/poly1305.c migrate/blake2s.c migrate/crypto_util.c kernel/string.c
+$(B)/ternwitness: $(WITNESS_SRCS) $(wildcard ha/*.h)
+	@mkdir -p $(B)
+	gcc -std=gnu11 -O2 -DTERN_HOST -I. -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
+		$(WITNESS_SRCS)
+ternwitness: $(B)/ternwitness
+
 # fakepeer: a misbehaving peer for the migration fault tests.
 $(B)/fakepeer: tools/fakepeer.c $(TERNCTL_SRCS)
 	gcc -std=gnu11 -O2 -DTERN_HOST -I. -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
@@ -146,7 +155,7 @@ fuzz: deps $(FUZZERS:%=$(B)/fuzz/%)
 			$(B)/corpus/$$f $$seeds 2>&1 | tail -n 4; \
 		test $${PIPESTATUS[0]:-0} -eq 0; done
 
-integration: all $(DEMO_IMAGE) $(B)/fakepeer
+integration: all $(DEMO_IMAGE) $(B)/fakepeer $(B)/ternwitness
 	$(PYTHON) -m pytest -v tests/integration $(PYTEST_ARGS)
 
 test: all unit fuzz integration

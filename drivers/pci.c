@@ -97,6 +97,22 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v)
 	pci_write32(d, off & ~3, (old & ~(0xffffu << sh)) | ((uint32_t)v << sh));
 }
 
+/* pci_write8: a real byte access (ECAM byte store, or port 0xCFC + off % 4). */
+void pci_write8(const struct pci_dev *d, uint16_t off, uint8_t v)
+{
+	volatile uint8_t *a = ecam_addr(d->segment, d->bus, d->dev, d->fn, off);
+	if (a) {
+		*a = v;
+		return;
+	}
+	if (d->segment != 0 || off >= 256)
+		return;
+	spin_lock(&g_cf8_lock);
+	outl(0xcf8, 0x80000000u | (d->bus << 16) | (d->dev << 11) | (d->fn << 8) | (off & 0xfc));
+	outb(0xcfc + (off & 3), v);
+	spin_unlock(&g_cf8_lock);
+}
+
 void pci_enable(const struct pci_dev *d)
 {
 	pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | CMD_IO | CMD_MEM | CMD_MASTER);

@@ -30,6 +30,8 @@ uint16_t pci_read16(const struct pci_dev *d, uint16_t off);
 uint8_t pci_read8(const struct pci_dev *d, uint16_t off);
 void pci_write32(const struct pci_dev *d, uint16_t off, uint32_t v);
 void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
+/* pci_write8: a single-byte config write (for registers with byte-write side effects). */
+void pci_write8(const struct pci_dev *d, uint16_t off, uint8_t v);
 /* pci_enable: turn on memory/I/O decoding and bus mastering. */
 void pci_enable(const struct pci_dev *d);
 /* pci_find_cap: offset of the first capability with this id, or 0. */

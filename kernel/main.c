@@ -28,6 +28,7 @@
 #include "vmm/vmm.h"
 #include "net/host/netd.h"
 #include "migrate/server.h"
+#include "ha/agent.h"
 #include "vmm/vmcmd.h"
 
 uint64_t kernel_phys_base;
@@ -41,6 +42,7 @@ static void init_main(void *arg)
 	config_load();
 	netd_start();
 	peer_service_start();
+	ha_agent_start();
 	vm_autostart();
 	uint64_t ms = tsc_to_ns(rdtsc() - g_boot_tsc) / 1000000;
 	klog("boot: ready %llu ms after the loader started", (unsigned long long)ms);
