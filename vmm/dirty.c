@@ -64,6 +64,8 @@ int vm_dirty_start(struct vm *vm, const char **err)
 	/* PML logs a page when its dirty bit goes from 0 to 1: it must be on in every vCPU
 	 * before the bits are cleared, or a page written in between would never be logged */
 	vm->npt.hw_log = hw_log_set(vm, true);
+	/* no usable hardware dirty bits: write-protect RAM, log first writes (h_npf) */
+	vm->npt.wp_log = !vm->npt.hw_log && vmm->dirty_bits && !vmm->dirty_bits();
 	if (vm->npt.hw_log)
 		vm_flush_guest_tlbs(vm); /* each vCPU in guest mode exits; it re-enters with PML */
 	if (!npt_dirty_log_start(&vm->npt, &vm->mem)) {
@@ -75,12 +77,19 @@ int vm_dirty_start(struct vm *vm, const char **err)
 	return 0;
 }
 
+bool vm_dirty_write_fault(struct vm *vm, uint64_t gpa)
+{
+	return npt_dirty_write_fault(&vm->npt, &vm->mem, gpa,
+	                             __atomic_load_n(&vm->mem.dirty, __ATOMIC_ACQUIRE));
+}
+
 uint64_t vm_dirty_fetch(struct vm *vm, uint64_t *out)
 {
-	if (vm->npt.hw_log && vm->mem.dirty) {
-		vm_flush_guest_tlbs(vm); /* each vCPU exits once: its PML buffer goes to the log */
+	if ((vm->npt.hw_log || vm->npt.wp_log) && vm->mem.dirty) {
+		if (vm->npt.hw_log)
+			vm_flush_guest_tlbs(vm); /* each vCPU exits once: its PML goes to the log */
 		uint64_t n = npt_dirty_take(&vm->npt, &vm->mem, vm->mem.dirty, out);
-		vm_flush_guest_tlbs(vm); /* no TLB keeps a dirty bit that was just cleared */
+		vm_flush_guest_tlbs(vm); /* no TLB keeps a cleared dirty bit or write access */
 		return n;
 	}
 	uint64_t n = npt_dirty_harvest(&vm->npt, &vm->mem, out);
@@ -96,7 +105,7 @@ void vm_dirty_stop(struct vm *vm)
 		hw_log_set(vm, false);
 		vm->npt.hw_log = false;
 	}
-	npt_dirty_log_stop(&vm->npt);
+	npt_dirty_log_stop(&vm->npt, &vm->mem);
 	uint64_t *log = __atomic_exchange_n(&vm->mem.dirty, NULL, __ATOMIC_ACQ_REL);
 	kfree(log);
 }

@@ -10,6 +10,7 @@
 #include "kernel/string.h"
 #include "kernel/x86.h"
 #include "vmm/cpuid.h"
+#include "vmm/dirty.h"
 #include "vmm/emulate.h"
 #include "vmm/msr.h"
 #include "vmm/vm.h"
@@ -131,10 +132,13 @@ static int h_hlt(struct vcpu *v, struct vmexit *e)
 	return 0;
 }
 
-/* h_npf: MMIO emulation; RAM never faults because it is mapped read/write/execute. */
+/* h_npf: MMIO emulation; RAM faults only on writes while dirty logging write-protects it. */
 static int h_npf(struct vcpu *v, struct vmexit *e)
 {
 	struct vm *vm = v->vm;
+	if (e->npf.write && gmem_is_ram(&vm->mem, e->npf.gpa, 1) &&
+	    vm_dirty_write_fault(vm, e->npf.gpa))
+		return 0; /* logged; the write runs again */
 	if (gmem_is_ram(&vm->mem, e->npf.gpa, 1))
 		return vm_fatal(vm, "unexpected nested page fault on RAM at %#llx (rip %#llx)",
 		                (unsigned long long)e->npf.gpa,

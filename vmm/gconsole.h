@@ -23,6 +23,9 @@ struct console_sink {
 void gconsole_output(struct vm *vm, const char *s, size_t n);
 /* gconsole_tail: copy the last n bytes kept (for `vm console` history). */
 size_t gconsole_tail(struct vm *vm, char *buf, size_t n);
+/* gconsole_attach: print the last hist bytes kept, then marker, then whatever the guest printed
+ * meanwhile, and forward live from there: no byte lost or shown twice. */
+void gconsole_attach(struct vm *vm, size_t hist, const char *marker);
 /* gconsole_find: whether text occurs in the kept output (tests and `vm wait`). */
 bool gconsole_contains(struct vm *vm, const char *text);
 

@@ -17,7 +17,7 @@ bool npt_init(struct npt *n, const struct npt_format *fmt, const struct npt_mem_
 {
 	n->fmt = fmt;
 	n->mem = mem;
-	n->logging = n->hw_log = false;
+	n->logging = n->hw_log = n->wp_log = false;
 	n->table_pages = 0;
 	spin_init(&n->lock, "npt");
 	n->root = 0; /* npt_destroy has nothing to free if the allocation fails */
@@ -193,7 +193,20 @@ static bool for_each_ram_pde(struct npt *n, const struct gmem *m,
 	return true;
 }
 
-/* start_fn: split one block and clear dirty bits of its 4 KiB entries. */
+/* set_writable: a present 4 KiB leaf with its write permission on or off (rebuilt from the
+ * format: the hardware-set bits are dropped, which the write-protect mode does not use). */
+static void set_writable(struct npt *n, uint64_t *e, bool on)
+{
+	uint64_t old = __atomic_load_n(e, __ATOMIC_RELAXED);
+	if (!n->fmt->present(old))
+		return;
+	unsigned perm = n->fmt->perm(old);
+	perm = on ? perm | NPT_W : perm & ~NPT_W;
+	__atomic_store_n(e, n->fmt->leaf(old & n->fmt->addr_mask, 0, perm), __ATOMIC_RELEASE);
+}
+
+/* start_fn: split one block and clear dirty bits of its 4 KiB entries (wp_log: write-protect
+ * them). */
 static bool start_fn(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *pde,
                      uint64_t *arg)
 {
@@ -203,8 +216,24 @@ static bool start_fn(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t
 	if ((*pde & n->fmt->large_bit) && !split(n, pde))
 		return false;
 	uint64_t *pt = table_va(n, *pde & n->fmt->addr_mask);
-	for (int i = 0; i < ENTRIES; i++)
+	for (int i = 0; i < ENTRIES; i++) {
 		__atomic_fetch_and(&pt[i], ~n->fmt->dirty_bit, __ATOMIC_RELAXED);
+		if (n->wp_log)
+			set_writable(n, &pt[i], false);
+	}
+	return true;
+}
+
+/* unprotect_fn: one block's 4 KiB RAM entries writable again (RAM is always mapped RWX). */
+static bool unprotect_fn(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *pde,
+                         uint64_t *arg)
+{
+	(void)m, (void)gpa, (void)arg;
+	if (!n->fmt->present(*pde) || (*pde & n->fmt->large_bit))
+		return true;
+	uint64_t *pt = table_va(n, *pde & n->fmt->addr_mask);
+	for (int i = 0; i < ENTRIES; i++)
+		set_writable(n, &pt[i], true);
 	return true;
 }
 
@@ -249,10 +278,13 @@ uint64_t npt_dirty_harvest(struct npt *n, const struct gmem *m, uint64_t *bitmap
 	return arg[1];
 }
 
-void npt_dirty_log_stop(struct npt *n)
+void npt_dirty_log_stop(struct npt *n, const struct gmem *m)
 {
 	spin_lock(&n->lock);
 	n->logging = false; /* 4 KiB mappings stay: correct, just a little slower */
+	if (n->wp_log)
+		for_each_ram_pde(n, m, unprotect_fn, NULL);
+	n->wp_log = false;
 	spin_unlock(&n->lock);
 }
 
@@ -272,10 +304,33 @@ uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint
 			if (!gmem_index_to_gpa(m, w * 64 + (uint64_t)__builtin_ctzll(bits), &gpa))
 				continue;
 			uint64_t *e = leaf_entry(n, gpa, &l);
-			if (e)
-				__atomic_fetch_and(e, ~n->fmt->dirty_bit, __ATOMIC_RELAXED);
+			if (!e)
+				continue;
+			__atomic_fetch_and(e, ~n->fmt->dirty_bit, __ATOMIC_RELAXED);
+			if (n->wp_log && l == 0)
+				set_writable(n, e, false);
 		}
 	}
 	spin_unlock(&n->lock);
 	return moved;
+}
+
+bool npt_dirty_write_fault(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *log)
+{
+	uint64_t idx;
+	int l;
+	bool ok = false;
+	if (gpa >= NPT_GPA_LIMIT)
+		return false;
+	spin_lock(&n->lock);
+	uint64_t *e = leaf_entry(n, gpa, &l);
+	if (e && (n->fmt->perm(*e) & NPT_W)) {
+		ok = true; /* a translation cached before the entry became writable */
+	} else if (e && l == 0 && n->wp_log && log && gmem_page_index(m, gpa, &idx)) {
+		bitmap_set_atomic(log, idx); /* before the page is writable: no write goes unseen */
+		set_writable(n, e, true);
+		ok = true;
+	}
+	spin_unlock(&n->lock);
+	return ok;
 }

@@ -4,7 +4,8 @@
  * Guest-physical -> host-physical, 4 levels. RAM is mapped with 2 MiB pages; anything not
  * mapped (device MMIO, holes) faults to the VMM. The entry encoding differs by vendor and
  * comes from struct npt_format. Dirty logging splits 2 MiB pages into 4 KiB ones and then
- * harvests and clears the hardware dirty bits; see npt_dirty_*.
+ * harvests and clears the hardware dirty bits, or, where the CPU sets none (Intel EPT without
+ * A/D bits), write-protects RAM and logs the first write to each page; see npt_dirty_*.
  */
 #ifndef TERN_NPT_H
 #define TERN_NPT_H
@@ -51,6 +52,8 @@ struct npt {
 	uint64_t table_pages;
 	bool logging;
 	bool hw_log; /* the backend logs written pages itself (Intel PML, vmm/dirty.c) */
+	bool wp_log; /* no hardware dirty bits: RAM is write-protected while logging, and the
+	              * first write to a page faults into npt_dirty_write_fault */
 };
 
 /* npt_init: an empty table tree. */
@@ -65,17 +68,25 @@ void npt_unmap(struct npt *n, uint64_t gpa, uint64_t size);
 bool npt_lookup(struct npt *n, uint64_t gpa, uint64_t *hpa, unsigned *level);
 /* npt_destroy: free every table page. */
 void npt_destroy(struct npt *n);
-/* npt_dirty_log_start: split RAM mappings into 4 KiB pages and clear their dirty bits.
- * The caller then flushes every vCPU's guest TLB before relying on the log. */
+/* npt_dirty_log_start: split RAM mappings into 4 KiB pages and clear their dirty bits (with
+ * wp_log: their write permission). The caller then flushes every vCPU's guest TLB before
+ * relying on the log. */
 bool npt_dirty_log_start(struct npt *n, const struct gmem *m);
 /* npt_dirty_harvest: OR the pages whose dirty bit is set into bitmap (RAM page numbering
  * of gmem) and clear the bits; returns pages found. Flush guest TLBs before copying pages. */
 uint64_t npt_dirty_harvest(struct npt *n, const struct gmem *m, uint64_t *bitmap);
-void npt_dirty_log_stop(struct npt *n);
+/* npt_dirty_log_stop: end logging; with wp_log, RAM is writable again (wp_log cleared). */
+void npt_dirty_log_stop(struct npt *n, const struct gmem *m);
 /* npt_dirty_take: with hardware logging (PML), which logs a page when its dirty bit goes from
- * 0 to 1: move the pages set in log into out and clear their dirty bits, so the next write to
- * each is logged again; returns the pages moved. Flush guest TLBs before copying pages. */
+ * 0 to 1, or with wp_log, which logs it at its first write fault: move the pages set in log
+ * into out and clear their dirty bits (wp_log: write-protect them again), so the next write
+ * to each is logged again; returns the pages moved. Flush guest TLBs before copying pages. */
 uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint64_t *out);
+/* npt_dirty_write_fault: a guest write faulted on RAM at gpa. With wp_log and a
+ * write-protected 4 KiB page: set its bit in log and make it writable. true if the write can
+ * simply be retried (also when the page is writable already: a stale translation), false if
+ * the tables do not explain the fault. */
+bool npt_dirty_write_fault(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *log);
 
 /* Kernel page-table memory for NPT (pmm pages through the direct map). */
 extern const struct npt_mem_ops npt_kernel_mem;

@@ -215,6 +215,9 @@ struct vmm_backend {
 	 * if not available. While on, the backend puts the guest-physical pages the CPU marks
 	 * dirty into vm->mem.dirty at every exit (see vmm/dirty.c) */
 	bool (*dirty_log)(struct vcpu *v, bool on);
+	/* the nested page tables' dirty bits work (optional, default yes); if not, dirty logging
+	 * write-protects RAM and logs the first write fault to each page */
+	bool (*dirty_bits)(void);
 	/* MSRs held in the control block (EFER, PAT, ...): false if not handled */
 	bool (*msr_read)(struct vcpu *v, uint32_t msr, uint64_t *val);
 	bool (*msr_write)(struct vcpu *v, uint32_t msr, uint64_t val);

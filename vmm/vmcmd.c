@@ -248,11 +248,11 @@ static int vm_console_cmd(int argc, char **argv)
 		return shell_error("%s has never run", argv[1]);
 	if (hvc && !vdevs_has_console(vm))
 		return shell_error("%s has no virtio console running (hvc=on)", argv[1]);
-	static char hist[8192]; /* a test guest's whole basic run, both copies */
-	size_t n = gconsole_tail(vm, hist, sizeof(hist));
-	console_write(hist, n); /* recent output first, then live */
-	kprintf("\n[attached to %s%s; Ctrl-] detaches]\n", vm->cfg.name, hvc ? " (hvc)" : "");
-	vm->console->attached = true;
+	char marker[96];
+	fmt_snprintf(marker, sizeof(marker), "\n[attached to %s%s; Ctrl-] detaches]\n",
+	             vm->cfg.name, hvc ? " (hvc)" : "");
+	/* recent output (8 KiB: a test guest's whole basic run, both copies), then live */
+	gconsole_attach(vm, 8192, marker);
 	for (;;) {
 		int c = console_getc_timeout(100);
 		if (c == CTRL_RIGHT_BRACKET)

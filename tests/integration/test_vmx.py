@@ -6,8 +6,9 @@ docs/testguest.md) in small VMs:
 
 - the boot log and `version` name the VMX backend; `vmx` shows the capabilities in use;
 - basic:    I/O, MMIO decode through EPT violations, LAPIC/IOAPIC interrupts, HLT, MSRs, CPUID;
-- dirty:    `vm-dirty` reports exactly the pages the guest wrote, with PML and with the EPT
-            dirty-bit scan (`vmx pml off`);
+- dirty:    `vm-dirty` reports exactly the pages the guest wrote, with PML, with the EPT
+            dirty-bit scan and with write protection + EPT violations (`vmx dirty pml|ad|wp`;
+            the last is what CPUs without EPT A/D bits get);
 - snapshot: a snapshot taken on the Intel backend restores on it and the guest continues
             from the snapshot with its memory intact;
 - hostile:  a guest poking everything it should not (VMX instructions included) ends in a
@@ -109,9 +110,10 @@ def fetch(host, name):
     return int(m.group(1)), gpas
 
 
-def dirty_rounds(host, name, rounds=3):
+def dirty_rounds(host, name, rounds=3, on_round=None):
     """The tguest dirty handshake (docs/testguest.md): after each `w` the dirty set is
-    exactly the WROTE line's pages, plus at most the guest's page-table pages."""
+    exactly the WROTE line's pages, plus at most the guest's page-table pages. on_round runs
+    after each fetch (and after the first)."""
     create(host, name, "tguest.test=dirty tguest.out=com1 tguest.pages=8 tguest.stride=3 "
                        "tguest.end=reset")
     start(host, name)
@@ -124,6 +126,8 @@ def dirty_rounds(host, name, rounds=3):
     fetch(host, name)
     n, idle = fetch(host, name)
     assert idle <= pts, (sorted(map(hex, idle)), armed)
+    if on_round:
+        on_round()
     seen = set()
     for r in range(rounds):
         host.attach(name)
@@ -135,6 +139,8 @@ def dirty_rounds(host, name, rounds=3):
         n, dirty = fetch(host, name)
         assert written <= dirty, ("missed", sorted(map(hex, written - dirty)))
         assert dirty - written <= pts, ("extra", sorted(map(hex, dirty - written - pts)))
+        if on_round:
+            on_round()
         seen |= written
     assert len(seen) == rounds * k
     host.attach(name)
@@ -160,9 +166,20 @@ def pml_logged(host):
     return int(m.group(1))
 
 
+def dirty_mode(host, how, name):
+    out = host.cmd(f"vmx dirty {how}")
+    assert f"next vm-dirty start: {name}" in out, out
+
+
+def npf_exits(host, name):
+    """The VM's EPT-violation exit count (`vm info`)."""
+    m = re.search(r"^\s+npf/mmio\s+(\d+)", host.cmd(f"vm info {name}"), re.M)
+    return int(m.group(1)) if m else 0
+
+
 def test_dirty_pages_exact_with_pml(bx):
     t0 = time.monotonic()
-    assert "PML" in bx.cmd("vmx pml on")
+    dirty_mode(bx, "pml", "PML")
     logged = pml_logged(bx)
     dirty_rounds(bx, "d1")
     assert pml_logged(bx) >= logged + 3 * 8  # the pages really came through the PML log
@@ -171,14 +188,31 @@ def test_dirty_pages_exact_with_pml(bx):
 
 def test_dirty_pages_exact_with_ept_dirty_bits(bx):
     t0 = time.monotonic()
-    assert "EPT dirty bits" in bx.cmd("vmx pml off")
+    dirty_mode(bx, "ad", "EPT dirty bits")
     try:
         logged = pml_logged(bx)
         dirty_rounds(bx, "d2")
-        assert pml_logged(bx) == logged  # the fallback: no PML at all
+        assert pml_logged(bx) == logged  # the D-bit scan: no PML at all
     finally:
-        bx.cmd("vmx pml on")
+        dirty_mode(bx, "pml", "PML")
     print(f"dirty (EPT D bits): {time.monotonic() - t0:.1f} s")
+
+
+def test_dirty_pages_exact_with_write_protection(bx):
+    """The fallback for CPUs without EPT A/D bits: RAM write-protected, the first write to
+    each page an EPT violation that logs it."""
+    t0 = time.monotonic()
+    dirty_mode(bx, "wp", "write protection")
+    try:
+        logged = pml_logged(bx)
+        seen = []
+        dirty_rounds(bx, "d3", on_round=lambda: seen.append(npf_exits(bx, "d3")))
+        assert pml_logged(bx) == logged
+        # every round's writes faulted: at least k EPT violations per round
+        assert all(b - a >= 8 for a, b in zip(seen, seen[1:])), seen
+    finally:
+        dirty_mode(bx, "pml", "PML")
+    print(f"dirty (write protection): {time.monotonic() - t0:.1f} s")
 
 
 def counts(host, n, timeout=120):

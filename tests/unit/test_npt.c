@@ -596,7 +596,7 @@ static void test_dirty_start(void **state)
 	assert_int_equal(n.table_pages, tables);
 	check_split(&n, &m);
 	/* stopping: 4 KiB mappings stay, new ones may be 2 MiB again */
-	npt_dirty_log_stop(&n);
+	npt_dirty_log_stop(&n, &m);
 	assert_false(spin_held(&n.lock));
 	assert_false(n.logging);
 	check_split(&n, &m);

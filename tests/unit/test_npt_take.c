@@ -4,6 +4,7 @@
  * emptied, and exactly those pages get their EPT dirty bit cleared (so the CPU logs the next
  * write to each again), on 4 KiB leaves after the dirty-logging split and on a 2 MiB leaf
  * that was never split. Pages whose dirty bit is set but that are not in the log keep it.
+ * Also the write-protect mode (npt_dirty_write_fault) used where EPT has no A/D bits.
  * Entry format: Intel EPT (SDM 3C 29.3.2), as in vmm/vmx/ept.c.
  */
 #include <stdarg.h>
@@ -165,12 +166,77 @@ static void test_take_on_large_page(void **state)
 	npt_destroy(&n);
 }
 
+/* Write-protect logging (EPT without A/D bits): start write-protects every RAM page; a write
+ * fault logs its page and makes it writable; take write-protects exactly the logged pages
+ * again; stop makes all RAM writable. */
+static void test_write_protect(void **state)
+{
+	(void)state;
+	struct npt n;
+	struct gmem m;
+	guest(&n, &m);
+	n.wp_log = true;
+	assert_true(npt_dirty_log_start(&n, &m));
+	for (uint64_t p = 0; p < 2048; p += 89) {
+		assert_int_equal(ept_perm(*leaf(&n, &m, p)), NPT_R | NPT_X);
+		assert_false(*leaf(&n, &m, p) & EPT_LARGE);
+	}
+	uint64_t log[BITMAP_WORDS(2048)] = {0}, out[BITMAP_WORDS(2048)] = {0};
+	uint64_t gpa;
+	assert_true(gmem_index_to_gpa(&m, 1030, &gpa));
+	assert_true(npt_dirty_write_fault(&n, &m, gpa + 0x123, log));
+	assert_false(spin_held(&n.lock));
+	assert_true(bitmap_test(log, 1030));
+	assert_int_equal(bitmap_count(log, 2048), 1);
+	assert_int_equal(ept_perm(*leaf(&n, &m, 1030)), NPT_RWX);
+	assert_int_equal(ept_perm(*leaf(&n, &m, 1031)), NPT_R | NPT_X);
+	/* the same fault again (a stale translation): retried, nothing new logged */
+	assert_true(npt_dirty_write_fault(&n, &m, gpa, log));
+	assert_int_equal(bitmap_count(log, 2048), 1);
+	/* nothing mapped there: the tables do not explain it */
+	assert_false(npt_dirty_write_fault(&n, &m, MB(5), log));
+	assert_false(npt_dirty_write_fault(&n, &m, 1ULL << 48, log));
+
+	assert_int_equal(npt_dirty_take(&n, &m, log, out), 1);
+	assert_true(bitmap_test(out, 1030));
+	assert_int_equal(bitmap_count(log, 2048), 0);
+	uint64_t e = *leaf(&n, &m, 1030);
+	assert_int_equal(ept_perm(e), NPT_R | NPT_X); /* the next write faults again */
+	assert_int_equal(e & ept.addr_mask, GB(20) + MB(4) + 6 * 4096);
+	assert_int_equal(e & (7ULL << 3), EPT_MT_WB);
+
+	npt_dirty_log_stop(&n, &m);
+	assert_false(n.wp_log);
+	for (uint64_t p = 0; p < 2048; p += 89)
+		assert_int_equal(ept_perm(*leaf(&n, &m, p)), NPT_RWX);
+	assert_true(npt_dirty_write_fault(&n, &m, gpa, log)); /* stale: retried */
+	assert_int_equal(bitmap_count(log, 2048), 0);
+	npt_destroy(&n);
+}
+
+/* Without wp_log a read-only page is not dirty logging's: the fault is not explained. */
+static void test_write_fault_without_logging(void **state)
+{
+	(void)state;
+	struct npt n;
+	struct gmem m;
+	guest(&n, &m);
+	assert_true(npt_dirty_log_start(&n, &m)); /* dirty-bit logging: pages stay writable */
+	uint64_t log[BITMAP_WORDS(2048)] = {0};
+	*leaf(&n, &m, 3) &= ~EPT_W;
+	assert_false(npt_dirty_write_fault(&n, &m, 3 * 4096, log));
+	assert_int_equal(bitmap_count(log, 2048), 0);
+	npt_destroy(&n);
+}
+
 int main(void)
 {
 	g_arena = malloc((size_t)ARENA_PAGES * 4096);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_take_after_split),
 	    cmocka_unit_test(test_take_on_large_page),
+	    cmocka_unit_test(test_write_protect),
+	    cmocka_unit_test(test_write_fault_without_logging),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(g_arena);

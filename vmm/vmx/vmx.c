@@ -34,7 +34,8 @@ int vmx_enter(uint64_t *gprs, int launched);
 extern char vmx_exit_point[];
 
 struct vmx_caps vmx_caps;
-bool vmx_pml_allowed = true;
+enum vmx_dirty vmx_dirty_mode = VMX_DIRTY_WP;
+const char *const vmx_dirty_names[3] = {"write protection", "EPT dirty bits", "PML"};
 uint64_t vmx_pml_logged;
 static struct vmx_cpu g_cpu[MAX_CPUS];
 static uint64_t g_msr_bitmap_pa;
@@ -136,6 +137,7 @@ static bool compute_caps(struct vmx_caps *c)
 	c->invept_single = c->ept_vpid & EPT_CAP_INVEPT_SINGLE;
 	c->ept_ad = c->ept_vpid & EPT_CAP_AD;
 	c->pml = c->ept_ad && may_set(MSR_VMX_PROCBASED_CTLS2, PROC2_PML);
+	vmx_dirty_mode = c->pml ? VMX_DIRTY_PML : c->ept_ad ? VMX_DIRTY_AD : VMX_DIRTY_WP;
 	c->vpid = may_set(MSR_VMX_PROCBASED_CTLS2, PROC2_VPID) &&
 	          (c->ept_vpid & VPID_CAP_INVVPID) &&
 	          (c->ept_vpid & (VPID_CAP_SINGLE | VPID_CAP_ALL));
@@ -507,17 +509,24 @@ static void vmx_flush_guest_tlb(struct vcpu *v)
 }
 
 /* vmx_dirty_log: page-modification logging on or off (SDM 3C 29.3.6); applied at the vCPU's
- * next entry. false if the CPU has no PML or the knob forbids it (EPT dirty bits then). */
+ * next entry. false if the CPU has no PML or `vmx dirty` chose another way. */
 static bool vmx_dirty_log(struct vcpu *v, bool on)
 {
 	struct vmx_vcpu *s = v->arch;
-	if (on && (!vmx_caps.pml || !vmx_pml_allowed))
+	if (on && (!vmx_caps.pml || vmx_dirty_mode != VMX_DIRTY_PML))
 		return false;
 	if (on && !s->pml_pa && !(s->pml_pa = pmm_alloc_zeroed(0)))
 		return false;
 	WRITE_ONCE(s->pml_want, on);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return true;
+}
+
+/* vmx_dirty_bits: the CPU sets EPT dirty bits (SDM 3C 29.3.5) and `vmx dirty` did not ask for
+ * write protection. */
+static bool vmx_dirty_bits(void)
+{
+	return vmx_caps.ept_ad && vmx_dirty_mode != VMX_DIRTY_WP;
 }
 
 const struct vmm_backend vmx_backend = {
@@ -547,6 +556,7 @@ const struct vmm_backend vmx_backend = {
     .inject_nmi = vmx_inject_nmi,
     .flush_guest_tlb = vmx_flush_guest_tlb,
     .dirty_log = vmx_dirty_log,
+    .dirty_bits = vmx_dirty_bits,
     .msr_read = vmx_msr_read,
     .msr_write = vmx_msr_write,
     .npt = &ept_format,

@@ -36,7 +36,11 @@ extern struct vmx_caps vmx_caps;
  * exits while the guest entered with RFLAGS.IF = 0 (it re-evaluates interrupt masking only on
  * an IF change), which would starve the host scheduler and console behind a spinning vCPU. */
 #define VMX_RUN_BOUND_NS 10000000ULL
-extern bool vmx_pml_allowed;    /* debug knob (`vmx pml off`): force the EPT dirty-bit path */
+/* How dirty logging finds the pages a guest wrote (`vmx dirty`, read at vm-dirty start): by
+ * default the best the CPU has; the others stay selectable so that every path is tested. */
+enum vmx_dirty { VMX_DIRTY_WP, VMX_DIRTY_AD, VMX_DIRTY_PML };
+extern enum vmx_dirty vmx_dirty_mode;
+extern const char *const vmx_dirty_names[3];
 extern uint64_t vmx_pml_logged; /* PML entries drained so far (all VMs), for `vmx` */
 
 /* Per host CPU. */

@@ -6,6 +6,8 @@
 #include "vmm/vmx/vmcs.h"
 #include "vmm/vmx/vmx.h"
 
+#define VMX_USAGE "vmx [dirty pml|ad|wp | state VM]"
+
 /* show: one line per group of capabilities. */
 static void show(void)
 {
@@ -18,9 +20,7 @@ static void show(void)
 	        c->invept_single ? "single-context" : "all-context", c->vpid ? "yes" : "no",
 	        c->invvpid_single ? "single-context" : "all-context");
 	kprintf("dirty tracking: %s; PML entries logged so far: %llu\n",
-	        c->pml && vmx_pml_allowed ? "PML"
-	        : c->ept_ad               ? "EPT dirty bits"
-	                                  : "none (no EPT A/D bits)",
+	        vmx_dirty_names[vmx_dirty_mode],
 	        (unsigned long long)__atomic_load_n(&vmx_pml_logged, __ATOMIC_RELAXED));
 	kprintf("CR0 owned %#llx, CR4 owned %#llx\n", (unsigned long long)c->cr0_guest_mask,
 	        (unsigned long long)c->cr4_guest_mask);
@@ -58,29 +58,39 @@ static int show_vm(const char *name)
 	return 0;
 }
 
+/* set_dirty_mode: `vmx dirty pml|ad|wp`, for the next vm-dirty start. */
+static int set_dirty_mode(const char *how)
+{
+	static const char *const keys[3] = {"wp", "ad", "pml"};
+	for (int m = 0; m < 3; m++) {
+		if (strcmp(how, keys[m]))
+			continue;
+		if ((m == VMX_DIRTY_PML && !vmx_caps.pml) ||
+		    (m == VMX_DIRTY_AD && !vmx_caps.ept_ad))
+			return shell_error("this CPU has no %s", vmx_dirty_names[m]);
+		vmx_dirty_mode = (enum vmx_dirty)m;
+		kprintf("dirty tracking for the next vm-dirty start: %s\n", vmx_dirty_names[m]);
+		return 0;
+	}
+	return shell_usage(VMX_USAGE);
+}
+
+/* cmd_vmx: capabilities, the dirty-tracking choice, a paused VM's vCPUs. */
 static int cmd_vmx(int argc, char **argv)
 {
-	const char *usage = "vmx [pml on|off | state VM]";
 	if (!vmx_caps.revision)
 		return shell_error("the VMX backend is not active on this host");
 	if (argc == 1) {
 		show();
 		return 0;
 	}
-	if (argc == 3 && !strcmp(argv[1], "pml") &&
-	    (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
-		if (argv[2][1] == 'n' && !vmx_caps.pml)
-			return shell_error("this CPU has no page-modification logging");
-		vmx_pml_allowed = argv[2][1] == 'n';
-		kprintf("dirty tracking for the next vm-dirty start: %s\n",
-		        vmx_pml_allowed ? "PML" : "EPT dirty bits");
-		return 0;
-	}
+	if (argc == 3 && !strcmp(argv[1], "dirty"))
+		return set_dirty_mode(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "state"))
 		return show_vm(argv[2]);
-	return shell_usage(usage);
+	return shell_usage(VMX_USAGE);
 }
-SHELL_COMMAND(vmx, "vmx", "vmx [pml on|off | state VM]",
-              "Intel VT-x capabilities; pml off: dirty tracking by EPT dirty bits; state VM: the "
-              "vCPUs of a paused VM",
+SHELL_COMMAND(vmx, "vmx", VMX_USAGE,
+              "Intel VT-x capabilities; dirty: how vm-dirty finds written pages (PML, EPT "
+              "dirty bits, write protection); state VM: the vCPUs of a paused VM",
               cmd_vmx);
