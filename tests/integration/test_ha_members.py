@@ -186,6 +186,16 @@ class TestThreeHosts:
         assert "quorum: yes (3 of 3 votes)" in out, out
         assert "rebooted" not in a.cmd("log")
 
+    def test_maintenance_flag_travels(self, trio):
+        hosts, ns, _ = trio
+        a, b = hosts["a"], hosts["b"]
+        assert "maintenance on" in a.cmd("node maintenance on")
+        b.expect(r"ha: a maintenance on", timeout=10)
+        assert re.search(r"\n  a\s+169\.254\.77\.1\s+alive\s+1\s+\d+ ms\s+on", status(b))
+        assert "quorum: yes (3 of 3 votes)" in status(b)  # maintenance keeps the vote
+        a.cmd("node maintenance off")
+        b.expect(r"ha: a maintenance off", timeout=10)
+
     def test_partition_fences_minority(self, trio):
         hosts, ns, _ = trio
         a, b, c = hosts["a"], hosts["b"], hosts["c"]
