@@ -418,6 +418,16 @@ bool ha_maintenance(void)
 	return READ_ONCE(g_c.maintenance);
 }
 
+uint32_t ha_detect_ms(void)
+{
+	return g_cfg.interval_ms * g_cfg.misses;
+}
+
+uint32_t ha_fence_timeout_ms(void)
+{
+	return g_cfg.fence_timeout_ms;
+}
+
 /* ---- replication-side defaults (ha/replica*, ha/guest.c override them) ---------------------- */
 
 __attribute__((weak)) void ha_on_view_change(void)

@@ -46,7 +46,19 @@ const char *ha_self_name(void);
 /* ha_maintenance: this host's own maintenance flag (`node maintenance on|off`). */
 bool ha_maintenance(void);
 
+/* ha_detect_ms: ha_misses x ha_interval: how long a peer is silent before it is dead. */
+uint32_t ha_detect_ms(void);
+
+/*
+ * ha_fence_timeout_ms: `ha_fence_timeout`: a host that lost quorum has paused its HA guests
+ * (or been reset by the watchdog) at most this long after it lost quorum. Safe failover: act
+ * on a dead owner's guests no earlier than this long after it was declared dead.
+ */
+uint32_t ha_fence_timeout_ms(void);
+
 /* ---- replication side (ha/replica*; weak no-op defaults in ha/agent.c) ---------------------- */
+/* The agent calls these on its own thread, which also reloads the hardware watchdog: they
+ * must return quickly (start threads for long work), well within ha_fence_timeout_ms(). */
 
 /* ha_on_view_change: called from the agent thread after every view change. */
 void ha_on_view_change(void);
