@@ -25,7 +25,7 @@
 #define CHAN_MSG_MAX    (1u << 20) /* payload bytes of one message */
 #define CHAN_BUF_SIZE   (CHAN_MSG_MAX + 1 + AEAD_TAG_SIZE)
 
-enum chan_proto { CHAN_PROTO_CONTROL = 1, CHAN_PROTO_MIGRATE = 2 };
+enum chan_proto { CHAN_PROTO_CONTROL = 1, CHAN_PROTO_MIGRATE = 2, CHAN_PROTO_REPLICA = 3 };
 enum chan_status {
 	CHAN_OK = 0,
 	CHAN_REFUSED_KEY = 1,
@@ -48,6 +48,13 @@ enum chan_msg {
 	MSG_RUNNING = 16,  /* destination: it runs */
 	MSG_ABORT = 17,
 	MSG_VERIFY = 18, /* source, optional: per-2 MiB-chunk sums of guest RAM (debugging) */
+	/* HA replication (ha/replica.h) */
+	MSG_REPL_HELLO = 30, /* primary: offer of the VM to replicate */
+	MSG_REPL_PROBE = 31, /* a VM name: what do you have of it? */
+	MSG_REPL_STATE = 32, /* answer to a probe or hello: u8 REPL_* */
+	MSG_REPL_CKPT = 33,  /* end of a checkpoint: seq, stream bytes, uptime */
+	MSG_REPL_ACK = 34,   /* standby: checkpoint seq applied */
+	MSG_REPL_END = 35,   /* primary: replication ends, drop the replica */
 };
 
 struct chan_io {

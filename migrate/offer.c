@@ -6,7 +6,7 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY, F_VDEV };
+enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY, F_VDEV, F_HA };
 /* F_VDEV (repeated): one `key=value` virtio setting (disk/mac/hvc, see vdevs_config_lines) */
 
 static int null_write(void *ctx, const void *b, size_t n)
@@ -29,6 +29,8 @@ size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap)
 	stream_field(&s, F_CMDLINE, c->cmdline, (uint16_t)strlen(c->cmdline));
 	stream_u64(&s, F_UPTIME, vm_uptime_ns(vm));
 	stream_u64(&s, F_VERIFY, verify);
+	if (c->ha)
+		stream_u64(&s, F_HA, 1); /* an HA guest stays one on the destination */
 	char lines[VM_MAX_DISKS + 2][VDEVS_LINE];
 	int nl = vdevs_config_lines(vm, lines, VM_MAX_DISKS + 2);
 	for (int i = 0; i < nl; i++)
@@ -88,6 +90,10 @@ const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uin
 		case F_VERIFY:
 			ok = field_u64(v, fl, &n);
 			*verify = n != 0;
+			break;
+		case F_HA:
+			ok = field_u64(v, fl, &n);
+			c->ha = n != 0;
 			break;
 		case F_VDEV: {
 			char line[VDEVS_LINE], *eq;

@@ -7,6 +7,7 @@
 #include "kernel/pmm.h"
 #include "kernel/random.h"
 #include "kernel/sched.h"
+#include "ha/replica.h"
 #include "migrate/control.h"
 #include "migrate/crypto_util.h"
 #include "migrate/migration.h"
@@ -19,7 +20,7 @@
 
 static bool proto_ok(uint8_t p)
 {
-	return p == CHAN_PROTO_CONTROL || p == CHAN_PROTO_MIGRATE;
+	return p == CHAN_PROTO_CONTROL || p == CHAN_PROTO_MIGRATE || p == CHAN_PROTO_REPLICA;
 }
 
 /* conn_thread: one peer connection. */
@@ -47,6 +48,8 @@ static void conn_thread(void *arg)
 		ksock_set_io_timeout(k, IO_TIMEOUT_MS);
 		if (ch.proto == CHAN_PROTO_MIGRATE)
 			migrate_receive(&ch);
+		else if (ch.proto == CHAN_PROTO_REPLICA)
+			replica_receive(&ch, k); /* HA replication (ha/replica_recv.c) */
 		else
 			control_serve(&ch);
 	}

@@ -54,6 +54,7 @@ struct vm_config {
 	bool mac_set; /* else derived from the name */
 	uint8_t mac[6];
 	bool hvc; /* virtio-console */
+	bool ha;  /* `ha=on`: replicated to a standby host (ha/replica.h) */
 };
 
 /* Port I/O and MMIO handlers. val holds the data (written, or to be read). */
@@ -107,6 +108,9 @@ struct vm {
 	struct console_sink *console;
 	/* virtio devices and disks (vmm/dev/vdevs.c); disks live as long as the VM */
 	struct vm_vdevs *vdevs;
+	/* HA replication (ha/replica.h): while set, transmitted frames wait in its output
+	 * buffer until their checkpoint is acknowledged (output commit) */
+	struct ha_guest *volatile ha;
 };
 
 /* vm_create: register a VM from a validated configuration. */

@@ -53,6 +53,11 @@ const char *vm_config_set(struct vm_config *c, const char *key, const char *valu
 		if (!parse_bool(value, &b))
 			return "autostart must be on or off";
 		c->autostart = b;
+	} else if (!strcmp(key, "ha")) {
+		bool b;
+		if (!parse_bool(value, &b))
+			return "ha must be on or off";
+		c->ha = b; /* replicated to a standby (ha/replica.h) */
 	} else if (vdevs_config_key(key)) {
 		return vdevs_config_set(c, key, value); /* disk=, nic=, mac=, hvc= */
 	} else {

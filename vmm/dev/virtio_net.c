@@ -22,6 +22,7 @@
 #include "kernel/endian.h"
 #include "kernel/heap.h"
 #include "kernel/string.h"
+#include "ha/output.h"
 #include "vmm/dev/hostswitch.h"
 #include "vmm/vm.h"
 
@@ -230,6 +231,8 @@ static uint32_t tx_chain(struct vdev *d, unsigned q, struct virtq_chain *c)
 	}
 	n->st.tx_packets++;
 	n->st.tx_bytes += len;
+	if (d->vm->ha && ha_out_hold(d->vm, n->port, iov, cnt, len))
+		return 0; /* HA output commit: leaves when its checkpoint is acknowledged */
 	hostsw_input(n->port, iov, cnt, len);
 	return 0;
 }
