@@ -11,3 +11,7 @@ echo "== virtio: guest disk and guest-to-guest TCP throughput, Tern vs plain QEM
 /usr/bin/python3 tests/bench/bench_virtio.py
 echo "== HA: failover time, checkpoint overhead and replication bandwidth (three hosts)"
 /usr/bin/python3 tests/bench/bench_ha.py
+echo "== network: Tern's TCP stack, Tern->Tern and bridged guests vs plain QEMU (issue 4)"
+/usr/bin/python3 tests/bench/bench_net.py
+echo "== live migration: Tern->Tern vs QEMU's own migration (issue 7)"
+/usr/bin/python3 tests/bench/bench_migrate.py
