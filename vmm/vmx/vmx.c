@@ -48,11 +48,6 @@ static struct spinlock g_vpid_lock = SPINLOCK_INIT("vpid");
 const uint32_t vmx_gmsr_index[NR_GMSRS] = {MSR_STAR, MSR_LSTAR, 0xc0000083 /* CSTAR */,
                                            0xc0000084 /* SFMASK */, MSR_KERNEL_GS_BASE};
 
-struct vmx_vcpu *vmx_of(struct vcpu *v)
-{
-	return v->arch;
-}
-
 /* adjust: a control word: wanted bits plus those that must be 1, within those that may be 1
  * (SDM 3D A.3-A.5); false if a bit in need is not allowed. */
 static bool adjust(uint32_t msr, uint32_t want, uint32_t need, uint32_t *out, const char *what)
@@ -281,7 +276,7 @@ static int vmx_vcpu_create(struct vcpu *v)
 /* vmx_vcpu_destroy: the thread has released (VMCLEARed) the VMCS already. */
 static void vmx_vcpu_destroy(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!s)
 		return;
 	ASSERT(s->cpu < 0);
@@ -374,7 +369,7 @@ static void setup_controls(struct vcpu *v, struct vmx_vcpu *s)
  * set-up here, on the CPU that will run it (SDM 3C 25.11.3). */
 void vmx_load(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	struct vmx_cpu *c = this_cpu()->vmm;
 	if (c->current != s) {
 		ASSERT(s->cpu < 0 || s->cpu == cpu_id());
@@ -402,7 +397,7 @@ void vmx_load(struct vcpu *v)
  * flushed to memory and clear, so any CPU may read the state or free the VMCS. */
 static void vmx_vcpu_release(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint64_t fl = irq_save();
 	if (!s->cached) {
 		vmx_load(v);
@@ -471,7 +466,7 @@ static void xsetbv0(uint64_t val)
  * host takes its interrupt when interrupts are enabled again (acknowledge-on-exit is off). */
 static void vmx_run(struct vcpu *v, struct vmexit *e)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint64_t fl = irq_save();
 	vmx_load(v);
 	WRITE_ONCE(v->in_guest, true);
@@ -512,7 +507,7 @@ static void vmx_flush_guest_tlb(struct vcpu *v)
  * next entry. false if the CPU has no PML or `vmx dirty` chose another way. */
 static bool vmx_dirty_log(struct vcpu *v, bool on)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (on && (!vmx_caps.pml || vmx_dirty_mode != VMX_DIRTY_PML))
 		return false;
 	if (on && !s->pml_pa && !(s->pml_pa = pmm_alloc_zeroed(0)))

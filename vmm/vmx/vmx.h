@@ -77,8 +77,13 @@ struct vmx_vcpu {
 	uint64_t cr2;      /* guest CR2 (VMX does not switch it): in the register while in guest */
 };
 
+/* vmx_of: the backend state of a vCPU. */
+static inline struct vmx_vcpu *vmx_of(struct vcpu *v)
+{
+	return v->arch;
+}
+
 /* vmx.c */
-struct vmx_vcpu *vmx_of(struct vcpu *v);
 /* vmx_why_not: why start-up failed, for `version`. */
 const char *vmx_why_not(void);
 /* vmx_load: make v's VMCS current on this CPU, writing cached state into it. */
@@ -107,6 +112,9 @@ bool vmx_can_inject_nmi(struct vcpu *v);
 void vmx_nmi_window(struct vcpu *v);
 bool vmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool vmx_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+/* vmx_error_code_delivered: whether VM entry delivers an error code with this hardware
+ * exception (also what vmx_check.c checks). */
+bool vmx_error_code_delivered(unsigned vector, uint64_t cr0);
 /* conversions between the VMCS (current, loaded) and the common state */
 void vmx_write_state(struct vcpu *v, const struct vcpu_arch_state *st);
 void vmx_read_state(struct vcpu *v, struct vcpu_arch_state *st);

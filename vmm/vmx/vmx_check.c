@@ -65,8 +65,7 @@ static const char *check_controls(char *buf, size_t len)
 	if (ev & INTR_INFO_VALID) {
 		unsigned type = INTR_INFO_TYPE(ev), vec = INTR_INFO_VECTOR(ev);
 		uint64_t cr0 = vmread(VMCS_GUEST_CR0);
-		bool want_err = type == INTR_TYPE_HW_EXC && (cr0 & CR0_PE) &&
-		                (vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21);
+		bool want_err = type == INTR_TYPE_HW_EXC && vmx_error_code_delivered(vec, cr0);
 		if (type == 1 || (type == INTR_TYPE_NMI && vec != 2) ||
 		    (type == INTR_TYPE_HW_EXC && vec > 31) || (ev & 0x7ffff000u))
 			return FAIL("VM-entry interruption information %#x: type/vector", ev);

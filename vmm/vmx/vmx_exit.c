@@ -269,7 +269,7 @@ void vmx_decode_exit(struct vcpu *v, struct vmexit *e)
  * counts down from 511; the entries above it are valid (SDM 3C 29.3.6). */
 void vmx_pml_drain(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint16_t idx = (uint16_t)vmread(VMCS_GUEST_PML_INDEX);
 	if (idx == 511)
 		return;

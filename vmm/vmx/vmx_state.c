@@ -42,7 +42,7 @@ static inline void vmcs_unguard(uint64_t *fl)
  * under VMCS_GUARD). */
 static bool live(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (s->cached)
 		return false;
 	vmx_load(v);
@@ -105,7 +105,7 @@ static void set_long_mode(uint64_t efer, bool lma)
 /* vmx_set_cr0: MOV to CR0 by the guest (SDM 3A 2.5, 9.8.5 for long-mode activation). */
 bool vmx_set_cr0(struct vcpu *v, uint64_t val)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint64_t old = vmx_guest_cr(v, 0), efer = vmread(VMCS_GUEST_EFER);
 	val |= CR0_ET;
 	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
@@ -130,7 +130,7 @@ bool vmx_set_cr0(struct vcpu *v, uint64_t val)
 /* vmx_set_cr4: MOV to CR4 by the guest: VMX/SMX and unsupported bits raise #GP. */
 bool vmx_set_cr4(struct vcpu *v, uint64_t val)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint64_t old = vmx_guest_cr(v, 4);
 	uint64_t allowed = vmx_caps.cr4_fixed1 & ~(CR4_VMXE | CR4_SMXE);
 	bool lma = vmread(VMCS_GUEST_EFER) & EFER_LMA;
@@ -147,7 +147,7 @@ bool vmx_set_cr4(struct vcpu *v, uint64_t val)
  * the TLB (SDM 3A 4.10.4.1). */
 void vmx_set_cr3(struct vcpu *v, uint64_t val)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	bool keep = (vmx_guest_cr(v, 4) & CR4_PCIDE) && (val >> 63);
 	vmwrite(VMCS_GUEST_CR3, val & ~(1ULL << 63));
 	if (!keep)
@@ -171,9 +171,9 @@ static uint32_t seg_ar_for_entry(int seg, uint32_t attr)
 	return ar;
 }
 
-/* error_code_delivered: VM entry delivers an error code exactly for these hardware exceptions
- * in protected mode (SDM 3C 27.2.1.3). */
-static bool error_code_delivered(unsigned vector, uint64_t cr0)
+/* vmx_error_code_delivered: VM entry delivers an error code exactly for these hardware
+ * exceptions in protected mode (SDM 3C 27.2.1.3). */
+bool vmx_error_code_delivered(unsigned vector, uint64_t cr0)
 {
 	bool has = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
 	return has && (cr0 & CR0_PE);
@@ -183,7 +183,7 @@ static bool error_code_delivered(unsigned vector, uint64_t cr0)
 static void write_event(unsigned vector, unsigned type, uint32_t error, uint64_t cr0)
 {
 	uint32_t info = vector | (type << 8) | INTR_INFO_VALID;
-	if (type == INTR_TYPE_HW_EXC && error_code_delivered(vector, cr0)) {
+	if (type == INTR_TYPE_HW_EXC && vmx_error_code_delivered(vector, cr0)) {
 		info |= INTR_INFO_HAS_ERROR;
 		vmwrite(VMCS_ENTRY_EXC_ERROR, error);
 	}
@@ -193,7 +193,7 @@ static void write_event(unsigned vector, unsigned type, uint32_t error, uint64_t
 /* vmx_write_state: load a complete common state into the current VMCS. */
 void vmx_write_state(struct vcpu *v, const struct vcpu_arch_state *st)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	memcpy(v->gpr, st->gpr, sizeof(v->gpr));
 	vmwrite(VMCS_GUEST_RSP, st->gpr[R_RSP]);
 	vmwrite(VMCS_GUEST_RIP, st->rip);
@@ -251,7 +251,7 @@ void vmx_write_state(struct vcpu *v, const struct vcpu_arch_state *st)
  * recorded: RIP still points at the INT instruction, which runs again after a restore. */
 void vmx_read_state(struct vcpu *v, struct vcpu_arch_state *st)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	memset(st, 0, sizeof(*st));
 	memcpy(st->gpr, v->gpr, sizeof(st->gpr));
 	st->gpr[R_RSP] = vmread(VMCS_GUEST_RSP);
@@ -303,14 +303,14 @@ void vmx_read_state(struct vcpu *v, struct vcpu_arch_state *st)
 /* vmx_gmsr_save / vmx_gmsr_load: the lazily switched syscall MSRs, registers <-> copy. */
 void vmx_gmsr_save(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	for (int i = 0; i < NR_GMSRS; i++)
 		s->gmsr[i] = rdmsr(vmx_gmsr_index[i]);
 }
 
 void vmx_gmsr_load(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	for (int i = 0; i < NR_GMSRS; i++)
 		wrmsr(vmx_gmsr_index[i], s->gmsr[i]);
 }
@@ -318,7 +318,7 @@ void vmx_gmsr_load(struct vcpu *v)
 void vmx_get_state(struct vcpu *v, struct vcpu_arch_state *st)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!live(v)) {
 		*st = s->st;
 		st->cr8 = (v->lapic.tpr >> 4) & 0xf;
@@ -330,7 +330,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_arch_state *st)
 /* vmx_set_state: into the software copy; vmx_load writes it to the VMCS on the vCPU's CPU. */
 void vmx_set_state(struct vcpu *v, const struct vcpu_arch_state *st)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	s->st = *st;
 	s->cached = true;
 	s->nmi_deferred = s->want_irq_window = false;
@@ -348,7 +348,7 @@ uint64_t vmx_get_rip(struct vcpu *v)
 void vmx_set_rip(struct vcpu *v, uint64_t rip)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!live(v)) {
 		s->st.rip = rip;
 		s->st.interrupt_shadow = 0;
@@ -396,7 +396,7 @@ void vmx_get_seg(struct vcpu *v, int seg, struct seg *out)
 uint64_t vmx_get_cr(struct vcpu *v, int cr)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (cr == 8)
 		return (v->lapic.tpr >> 4) & 0xf; /* CR8 is the TPR (SDM 3A 10.8.6.1) */
 	if (!live(v))
@@ -433,7 +433,7 @@ void vmx_set_rflags(struct vcpu *v, uint64_t f)
 
 void vmx_set_cr2(struct vcpu *v, uint64_t cr2)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (s->cached)
 		s->st.cr2 = cr2;
 	else
@@ -444,7 +444,7 @@ void vmx_set_cr2(struct vcpu *v, uint64_t cr2)
 bool vmx_can_inject_irq(struct vcpu *v)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!live(v))
 		return (s->st.rflags & RFLAGS_IF) && !s->st.interrupt_shadow &&
 		       !s->st.pending_event_valid;
@@ -458,13 +458,13 @@ bool vmx_can_inject_irq(struct vcpu *v)
 static void queue(struct vcpu *v, unsigned vector, unsigned type, uint32_t error)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!live(v)) {
 		s->st.pending_event_valid = 1;
 		s->st.pending_event_vector = vector;
 		s->st.pending_event_type = type;
 		s->st.pending_event_has_error =
-		    type == INTR_TYPE_HW_EXC && error_code_delivered(vector, s->st.cr0);
+		    type == INTR_TYPE_HW_EXC && vmx_error_code_delivered(vector, s->st.cr0);
 		s->st.pending_event_error = error;
 		return;
 	}
@@ -479,7 +479,7 @@ void vmx_inject_irq(struct vcpu *v, uint8_t vector)
 /* update_proc: the primary controls with the window exits wanted now. */
 static void update_proc(struct vcpu *v)
 {
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	uint32_t p = vmx_caps.proc | (s->want_irq_window ? PROC_INTR_WINDOW : 0) |
 	             (s->nmi_deferred ? PROC_NMI_WINDOW : 0);
 	if (p != s->proc_written) {
@@ -492,7 +492,7 @@ static void update_proc(struct vcpu *v)
 void vmx_request_irq_window(struct vcpu *v, bool on)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	s->want_irq_window = on;
 	if (live(v))
 		update_proc(v);
@@ -500,7 +500,7 @@ void vmx_request_irq_window(struct vcpu *v, bool on)
 
 void vmx_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t err)
 {
-	(void)has_error; /* VM entry decides from the vector and mode, see error_code_delivered */
+	(void)has_error; /* VM entry decides from vector and mode: vmx_error_code_delivered */
 	queue(v, vector, INTR_TYPE_HW_EXC, err);
 }
 
@@ -510,7 +510,7 @@ void vmx_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32
 bool vmx_can_inject_nmi(struct vcpu *v)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	if (!live(v))
 		return !s->st.nmi_masked && !s->st.interrupt_shadow && !s->st.pending_event_valid;
 	bool ok = !(vmread(VMCS_GUEST_INTERRUPTIBILITY) &
@@ -532,7 +532,7 @@ void vmx_inject_nmi(struct vcpu *v)
 void vmx_nmi_window(struct vcpu *v)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	s->nmi_deferred = false;
 	update_proc(v);
 }
@@ -562,7 +562,7 @@ static int gmsr_slot(uint32_t msr)
 bool vmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	vmx_load(v);
 	int g = gmsr_slot(msr);
 	if (g >= 0) {
@@ -610,7 +610,7 @@ bool vmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 bool vmx_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	VMCS_GUARD;
-	struct vmx_vcpu *s = v->arch;
+	struct vmx_vcpu *s = vmx_of(v);
 	vmx_load(v);
 	int g = gmsr_slot(msr);
 	if (g >= 0) {
