@@ -449,9 +449,9 @@ def row(label, rs, link=None):
     if link:
         rate = f("mib") / max(f("total"), 1) * 1000
         util = f"{rate:6.2f} MiB/s = {rate / link * 100:3.0f}% of link"
-    print(f"{label:34s} {f('total'):9.0f} {f('down'):9.0f} {f('late'):8.0f} {f('gap'):8.0f} "
+    print(f"{label:44s} {f('total'):9.0f} {f('down'):9.0f} {f('late'):8.0f} {f('gap'):8.0f} "
           f"{f('mib'):9.1f} {f('rounds'):6.0f}  {util}")
-    print(f"{'':34s} runs: " + "; ".join(
+    print(f"{'':44s} runs: " + "; ".join(
         f"{r['total']}/{r['down']}/{r['late']}/{r['gap']:.0f} ms {r['mib']:.0f} MiB "
         f"{r['rounds']} rds [load {r['load']}]" for r in rs))
 
@@ -459,7 +459,7 @@ def row(label, rs, link=None):
 def report(tern, qemu, qfloor, qcmd):
     print(f"\nlive migration, Debian test guest 256 MiB, 1 vCPU, median of {RUNS} migration(s) "
           "per case; QEMU TCG on a shared 2-core machine: noisy, compare within one run only")
-    print(f"{'case':34s} {'total ms':>9s} {'down ms':>9s} {'late_ms':>8s} {'ping ms':>8s} "
+    print(f"{'case':44s} {'total ms':>9s} {'down ms':>9s} {'late_ms':>8s} {'ping ms':>8s} "
           f"{'MiB wire':>9s} {'rounds':>6s}")
     if tern:
         res, (ab, ba, lload) = tern
@@ -480,7 +480,8 @@ def report(tern, qemu, qfloor, qcmd):
         res, (ab, ba, lload) = tern
         print(f"Tern link: a->b {ab:.2f} MiB/s, b->a {ba:.2f} MiB/s (tern> tcp send PEER 9 "
               f"{LINK_BYTES} to the discard service, Tern clock; load {lload}); utilisation = "
-              "MiB sent / total time / mean link rate")
+              "MiB sent / total time / mean link rate (over 100%: the console's `tcp send` "
+              "moved less than the migration stream does over the same link)")
         for work in ("idle", "dirty"):
             for r in res[work]:
                 print(f"  {work} {r['dir']}: {r['line']}")
