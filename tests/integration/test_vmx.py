@@ -13,6 +13,8 @@ docs/testguest.md) in small VMs, and the Debian guest:
             from the snapshot with its memory intact;
 - hostile:  a guest poking everything it should not (VMX instructions included) ends in a
             reported triple fault while the host keeps working;
+- entry:    a guest state VM entry refuses (made on purpose) stops the VM with the failing
+            check named;
 - linux:    the Debian test guest with two vCPUs boots to its shell and answers a command
             (about 2 minutes under Bochs; TERN_BOCHS_LINUX=0 skips it).
 
@@ -268,6 +270,31 @@ def test_hostile_guest_triple_faults_alone(bx):
     assert re.search(r"^Tern \d+\.\d+\.\d+", bx.cmd("version"), re.M)
     destroy(bx, "h1")
     print(f"hostile: {time.monotonic() - t0:.1f} s")
+
+
+def test_entry_failure_is_reported(bx):
+    """A guest state VM entry refuses stops the VM with the failing check named (here a
+    deliberately unusable TR, `vmx-break-entry`), and is in the log with the exit reason's
+    qualification; the host carries on."""
+    t0 = time.monotonic()
+    create(bx, "e1", "tguest.test=count tguest.out=com1 tguest.interval=100", mem="32M")
+    start(bx, "e1")
+    bx.attach("e1")
+    counts(bx, 1)
+    bx.detach()
+    assert "e1 paused" in bx.cmd("vm pause e1")
+    assert "next VM entry will fail" in bx.cmd("vmx-break-entry e1")
+    report = (r"vm e1: vcpu 0: VM entry failed: invalid guest state \(qualification \d+\): "
+              r"guest TR is unusable")
+    out = bx.cmd("vm resume e1")
+    assert "e1 resumed" in out, out
+    if not re.search(report, out):  # the kernel log line comes to the console too
+        bx.expect(report, timeout=120)
+    info = bx.cmd("vm info e1")
+    assert re.search(r"^last stop: .*VM entry failed: guest TR is unusable", info, re.M), info
+    destroy(bx, "e1")
+    assert re.search(r"^Tern \d+\.\d+\.\d+", bx.cmd("version"), re.M)
+    print(f"entry failure report: {time.monotonic() - t0:.1f} s")
 
 
 @pytest.mark.skipif(os.environ.get("TERN_BOCHS_LINUX") == "0",

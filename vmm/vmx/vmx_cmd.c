@@ -94,3 +94,24 @@ SHELL_COMMAND(vmx, "vmx", VMX_USAGE,
               "Intel VT-x capabilities; dirty: how vm-dirty finds written pages (PML, EPT "
               "dirty bits, write protection); state VM: the vCPUs of a paused VM",
               cmd_vmx);
+
+/* cmd_break_entry: `vmx-break-entry VM` (debug): make a paused VM's next VM entry fail on
+ * purpose (vCPU 0's TR unusable, SDM 3C 27.3.1.2), so that tests see the failure report. */
+static int cmd_break_entry(int argc, char **argv)
+{
+	if (argc != 2)
+		return shell_usage("vmx-break-entry VM");
+	struct vm *vm = vm_find(argv[1]);
+	if (!vm)
+		return shell_error("no VM named '%s'", argv[1]);
+	if (!vmx_caps.revision || vm->state != VM_PAUSED)
+		return shell_error("needs the VMX backend and a paused VM");
+	struct vcpu_arch_state st;
+	vmm->get_state(vm->vcpu[0], &st);
+	st.seg[S_TR].attr = 0; /* not present: loaded as unusable */
+	vmm->set_state(vm->vcpu[0], &st);
+	kprintf("%s: vcpu 0's next VM entry will fail (guest TR unusable)\n", vm->cfg.name);
+	return 0;
+}
+SHELL_DEBUG_COMMAND(vmx_break_entry, "vmx-break-entry", "vmx-break-entry VM",
+                    "make a paused VM's next VM entry fail (debug, tests)", cmd_break_entry);
