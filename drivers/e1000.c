@@ -41,6 +41,8 @@
 #define CTRL_RST   (1u << 26)
 #define STATUS_LU  (1u << 1)
 #define RCTL_EN    (1u << 1)
+#define RCTL_UPE   (1u << 3)  /* unicast promiscuous */
+#define RCTL_MPE   (1u << 4)  /* multicast promiscuous */
 #define RCTL_BAM   (1u << 15) /* accept broadcast */
 #define RCTL_SECRC (1u << 26) /* strip the CRC */
 #define TCTL_EN    (1u << 1)
@@ -93,10 +95,12 @@ static int e1000_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt,
 {
 	struct e1000 *e = n->priv;
 	volatile struct e1000_tx_desc *d = &e->tx[e->tx_next];
-	if (len > BUF_SIZE || (d->cmd && !(d->status & DESC_DD))) {
-		n->stats.tx_dropped++; /* ring full: the device has not sent this slot yet */
-		return -1;
+	if (len > BUF_SIZE) {
+		n->stats.tx_dropped++;
+		return NIC_TX_BAD;
 	}
+	if (d->cmd && !(d->status & DESC_DD))
+		return NIC_TX_BUSY; /* ring full: the device has not sent this slot yet */
 	uint8_t *b = e->txbuf + (uint64_t)e->tx_next * BUF_SIZE;
 	size_t off = 0;
 	for (unsigned i = 0; i < iovcnt; i++) {
@@ -146,7 +150,15 @@ static bool e1000_link(struct nic *n)
 	return rd(n->priv, E_STATUS) & STATUS_LU;
 }
 
-static const struct nic_ops e1000_ops = {e1000_send, e1000_poll_rx, e1000_link};
+/* e1000_promisc: RCTL.UPE/MPE (8254x SDM 13.4.22): accept every unicast and multicast. */
+static void e1000_promisc(struct nic *n, bool on)
+{
+	struct e1000 *e = n->priv;
+	uint32_t r = rd(e, E_RCTL) & ~(RCTL_UPE | RCTL_MPE);
+	wr(e, E_RCTL, r | (on ? RCTL_UPE | RCTL_MPE : 0));
+}
+
+static const struct nic_ops e1000_ops = {e1000_send, e1000_poll_rx, e1000_link, e1000_promisc};
 
 /* read_mac: the receive address the EEPROM loaded into RAL0/RAH0 at reset. */
 static bool read_mac(struct e1000 *e, uint8_t mac[6])

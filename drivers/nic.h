@@ -14,13 +14,21 @@
 struct pci_dev;
 struct nic;
 
+#define NIC_TX_BUSY (-1)
+#define NIC_TX_BAD  (-2)
+
 struct nic_ops {
-	/* send: copy one frame (iov pieces, len bytes, no FCS) into the transmit ring; 0 or -1 */
+	/* send: copy one frame (iov pieces, len bytes, no FCS) into the transmit ring; 0,
+	 * NIC_TX_BUSY (the ring is full: try again after the device has sent some; not counted
+	 * as a drop) or NIC_TX_BAD (the frame cannot be sent: dropped and counted) */
 	int (*send)(struct nic *n, const struct net_iov *iov, unsigned iovcnt, size_t len);
 	/* poll_rx: deliver up to budget received frames through n->rx; returns how many */
 	int (*poll_rx)(struct nic *n, int budget);
 	/* link: carrier state from the device */
 	bool (*link)(struct nic *n);
+	/* promisc: receive frames for every MAC (the NIC is a bridge uplink); NULL if the
+	 * device always does (QEMU's virtio-net without VIRTIO_NET_F_CTRL_RX) */
+	void (*promisc)(struct nic *n, bool on);
 };
 
 struct nic_stats {

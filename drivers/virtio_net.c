@@ -43,10 +43,12 @@ static int vnet_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt, 
 {
 	struct vnet *v = n->priv;
 	reclaim_tx(v);
-	if (len + HDR > BUF_SIZE || v->tx.num_free == 0) {
+	if (len + HDR > BUF_SIZE) {
 		n->stats.tx_dropped++;
-		return -1;
+		return NIC_TX_BAD;
 	}
+	if (v->tx.num_free == 0)
+		return NIC_TX_BUSY;      /* the device has not consumed the ring yet */
 	uint16_t slot = v->tx.free_head; /* the descriptor vio_add will take */
 	uint8_t *b = v->txbuf + (uint64_t)slot * BUF_SIZE;
 	memset(b, 0, HDR);
@@ -57,7 +59,7 @@ static int vnet_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt, 
 	}
 	if (vio_add(&v->tx, v->txbuf_pa + (uint64_t)slot * BUF_SIZE, (uint32_t)off, false) < 0) {
 		n->stats.tx_dropped++;
-		return -1;
+		return NIC_TX_BAD;
 	}
 	vio_kick(&v->tx);
 	n->stats.tx_packets++;
@@ -96,7 +98,8 @@ static bool vnet_link(struct nic *n)
 	return vio_cfg16(&v->dev, 6) & VIRTIO_NET_S_LINK_UP;
 }
 
-static const struct nic_ops vnet_ops = {vnet_send, vnet_poll_rx, vnet_link};
+static const struct nic_ops vnet_ops = {
+    .send = vnet_send, .poll_rx = vnet_poll_rx, .link = vnet_link};
 
 /* vnet_irq: a queue has work: wake the owner (the queues are polled from its thread). */
 static void vnet_irq(void *arg)

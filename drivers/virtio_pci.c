@@ -155,9 +155,16 @@ int vio_add(struct vio_queue *q, uint64_t pa, uint32_t len, bool device_writes)
 	return i;
 }
 
+#define VIRTQ_USED_F_NO_NOTIFY 1 /* used ring flags: the device needs no notification */
+
 void vio_kick(struct vio_queue *q)
 {
+	/* the new avail index must be visible before we read the device's flags (virtio 1.2
+	 * 2.7.13.4); VIRTQ_USED_F_NO_NOTIFY (2.7.10): the device is already processing the
+	 * queue and will see the buffer, so the notification (an exit) can be skipped */
 	__asm__ volatile("mfence" ::: "memory");
+	if (*(volatile uint16_t *)q->used & VIRTQ_USED_F_NO_NOTIFY)
+		return;
 	*q->notify_addr = q->index;
 }
 

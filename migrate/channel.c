@@ -151,6 +151,7 @@ int chan_send(struct chan *ch, uint8_t type, const void *const *piece, const siz
 	le32_store(hdr, (uint32_t)total);
 	le64_store(hdr + 4, seq);
 	uint8_t *ct = ch->buf;
+	uint64_t t0 = ch->clock ? ch->clock() : 0;
 	aead_aad(&a, hdr, sizeof(hdr));
 	aead_seal_update(&a, ct, &type, 1);
 	size_t off = 1;
@@ -159,9 +160,14 @@ int chan_send(struct chan *ch, uint8_t type, const void *const *piece, const siz
 		off += len[i];
 	}
 	aead_seal_final(&a, ct + off);
+	uint64_t t1 = ch->clock ? ch->clock() : 0;
 	if (ch->io.send(ch->io.ctx, hdr, sizeof(hdr)) < 0 ||
 	    ch->io.send(ch->io.ctx, ct, total + AEAD_TAG_SIZE) < 0)
 		return fail(ch, "connection lost");
+	if (ch->clock) {
+		ch->crypt_ns += t1 - t0;
+		ch->io_ns += ch->clock() - t1;
+	}
 	ch->bytes_sent += sizeof(hdr) + total + AEAD_TAG_SIZE;
 	return 0;
 }
@@ -176,6 +182,7 @@ int chan_recv(struct chan *ch, uint8_t *type, const uint8_t **data, size_t *len)
 	uint8_t hdr[CHAN_HDR_SIZE];
 	if (ch->error)
 		return -1;
+	uint64_t t0 = ch->clock ? ch->clock() : 0;
 	if (ch->io.recv(ch->io.ctx, hdr, sizeof(hdr)) < 0)
 		return fail(ch, "connection lost");
 	uint32_t total = le32_load(hdr);
@@ -185,10 +192,15 @@ int chan_recv(struct chan *ch, uint8_t *type, const uint8_t **data, size_t *len)
 	uint8_t *ct = ch->buf;
 	if (ch->io.recv(ch->io.ctx, ct, total + AEAD_TAG_SIZE) < 0)
 		return fail(ch, "connection lost");
+	uint64_t t1 = ch->clock ? ch->clock() : 0;
 	/* open in place: aead_open leaves the buffer as it was if the tag does not verify */
 	if (crypto_stream_open(&ch->rx, seq, ct, ct, total, ct + total, hdr, sizeof(hdr)) !=
 	    CRYPTO_OK)
 		return fail(ch, "message failed authentication (wrong key or corrupted)");
+	if (ch->clock) {
+		ch->io_ns += t1 - t0;
+		ch->crypt_ns += ch->clock() - t1;
+	}
 	ch->bytes_received += sizeof(hdr) + total + AEAD_TAG_SIZE;
 	*type = ct[0];
 	*data = ct + 1;

@@ -150,6 +150,8 @@ void migrate_receive(struct chan *ch)
 		goto discard;
 	}
 	klog("migrate: receiving %s from %s", c.name, ch->peer);
+	ch->clock = time_ns; /* profile: where the time goes (the `migrate:` log line) */
+	uint64_t t_recv = time_ns();
 	struct in_src src = {ch, NULL, 0, NULL, false};
 	struct stream_in in;
 	stream_in_init(&in, in_read, &src, P2V(rec_pa), PAGE_SIZE << REC_BUF_ORDER, NULL);
@@ -162,6 +164,13 @@ void migrate_receive(struct chan *ch)
 	}
 	if (m)
 		m->bytes_sent = ch->bytes_received;
+	uint64_t t_all = time_ns() - t_recv;
+	klog("migrate: %s: %llu MiB in %llu ms: waiting for data %llu ms, decrypting %llu ms, "
+	     "loading %llu ms",
+	     c.name, (unsigned long long)(ch->bytes_received >> 20),
+	     (unsigned long long)(t_all / 1000000), (unsigned long long)(ch->io_ns / 1000000),
+	     (unsigned long long)(ch->crypt_ns / 1000000),
+	     (unsigned long long)((t_all - MIN(t_all, ch->io_ns + ch->crypt_ns)) / 1000000));
 	if (verify && (err = check_verify(ch, vm))) {
 		chan_send1(ch, MSG_ERROR, err, strlen(err));
 		goto discard;

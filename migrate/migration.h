@@ -45,6 +45,7 @@ struct migration {
 	uint64_t ram_bytes;  /* guest RAM size */
 	uint64_t bytes_sent; /* on the wire */
 	uint64_t pages_sent, zero_pages, rounds_bytes[MIG_MAX_ROUNDS + 2];
+	uint64_t disk_bytes; /* disk data in the last pre-copy round (deltas) */
 	uint64_t dirty_rate; /* bytes per second dirtied, last round */
 	uint64_t throughput; /* bytes per second sent, last round */
 	uint64_t est_downtime_ms;

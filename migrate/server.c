@@ -68,7 +68,7 @@ static void peerd(void *arg)
 		struct ksock *k = ksock_accept(l, 0, &err);
 		if (!k)
 			continue;
-		int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
+		int cpu = 0; /* not the network daemon's CPU: an incoming migration decrypts */
 		if (!thread_create("peer-conn", conn_thread, k, cpu))
 			ksock_abort(k);
 	}

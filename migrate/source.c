@@ -3,7 +3,6 @@
 #include "kernel/bitmap.h"
 #include "kernel/config.h"
 #include "kernel/fmt.h"
-#include "kernel/fmt.h"
 #include "kernel/heap.h"
 #include "kernel/log.h"
 #include "kernel/percpu.h"
@@ -18,6 +17,7 @@
 #include "migrate/peers.h"
 #include "net/host/ksock.h"
 #include "vmm/dirty.h"
+#include "vmm/dev/vdevs.h"
 #include "vmm/state.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
@@ -164,7 +164,15 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 	for (m->round = 0;; m->round++) {
 		uint64_t t0 = time_ns(), b0 = m->bytes_sent;
 		o->window_start = t0, o->window_bytes = 0;
-		if (send_pages(s, vm, bm, m) < 0 || flush(o) < 0)
+		if (send_pages(s, vm, bm, m) < 0)
+			return -1;
+		if (m->round == 0) { /* disks: whole, then what the guest writes meanwhile */
+			vdevs_disks_dirty_clear(vm);
+			vdevs_save_disks(vm, s);
+		} else {
+			m->disk_bytes = vdevs_save_disk_deltas(vm, s);
+		}
+		if (s->err || flush(o) < 0)
 			return -1;
 		uint64_t dt = MAX(time_ns() - t0, 1000000ULL);
 		m->throughput = (m->bytes_sent - b0) * 1000000000ULL / dt;
@@ -172,7 +180,8 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 			m->rounds_bytes[m->round] = m->bytes_sent - b0;
 		memset(bm, 0, words * 8);
 		uint64_t dirty = vm_dirty_fetch(vm, bm);
-		uint64_t dirty_bytes = bitmap_count(bm, vm->mem.npages) * 4096;
+		/* a disk's next delta is guessed as large as its last one */
+		uint64_t dirty_bytes = bitmap_count(bm, vm->mem.npages) * 4096 + m->disk_bytes;
 		m->dirty_rate = dirty_bytes * 1000000000ULL / dt;
 		uint64_t bw = MAX(m->throughput, 1ULL << 20);
 		m->est_downtime_ms = dirty_bytes * 1000 / bw;
@@ -274,6 +283,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	struct ksock *k = connect_peer(m, &ch, chbuf);
 	if (!k)
 		goto failed_early;
+	ch.clock = time_ns;  /* profile for the summary */
 	uint8_t offer[2048]; /* config, cmdline and virtio lines (vdevs_config_lines) */
 	size_t olen = offer_build(vm, m->verify, offer, sizeof(offer));
 	if (!olen || chan_send1(&ch, MSG_OFFER, offer, olen) < 0 ||
@@ -309,7 +319,8 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	m->round++;
 	if (send_pages(&s, vm, bm, m) < 0)
 		goto failed_paused;
-	state_save_machine(vm, &s);
+	vdevs_save_disk_deltas(vm, &s); /* the disks' last writes */
+	state_save_machine_ex(vm, &s, false);
 	if (stream_finish(&s) < 0 || flush(&o) < 0 || (m->verify && send_verify(&ch, vm) < 0))
 		goto failed_paused;
 	m->bytes_sent = ch.bytes_sent;
@@ -342,6 +353,12 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	        m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
 	        (unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
 	        m->round + 1, (unsigned long long)m->pages_sent, (unsigned long long)m->zero_pages);
+	uint64_t t_all = m->t_end - m->t_start;
+	kprintf("migrate %s: time: sending (network and peer) %llu ms, encrypting %llu ms, "
+	        "reading guest memory and the rest %llu ms\n",
+	        m->vm_name, (unsigned long long)(ch.io_ns / 1000000),
+	        (unsigned long long)(ch.crypt_ns / 1000000),
+	        (unsigned long long)((t_all - MIN(t_all, ch.io_ns + ch.crypt_ns)) / 1000000));
 	return;
 failed_paused:
 	vm_unquiesce(vm);
@@ -423,7 +440,7 @@ int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint
 	m->verify = verify;
 	m->phase = MIG_CONNECTING;
 	vm->migrating = true;
-	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
+	int cpu = 0; /* not the network daemon's CPU (1): it encrypts and copies all along */
 	if (!thread_create("migrate", source_thread, m, cpu)) {
 		vm->migrating = false;
 		m->phase = MIG_FAILED;

@@ -334,11 +334,18 @@ void state_save_begin(struct vm *vm, struct stream_out *s)
 
 void state_save_machine(struct vm *vm, struct stream_out *s)
 {
+	state_save_machine_ex(vm, s, true);
+}
+
+void state_save_machine_ex(struct vm *vm, struct stream_out *s, bool disks)
+{
 	uint64_t now = rdtsc();
 	for (int i = 0; i < vm->nvcpus; i++)
 		save_vcpu(s, vm->vcpu[i], now);
 	save_devices(s, vm, now);
-	vdevs_save(vm, s); /* virtio devices and disk contents (REC_DEVICE) */
+	vdevs_save_devices(vm, s); /* virtio transports (REC_DEVICE) */
+	if (disks)
+		vdevs_save_disks(vm, s); /* and disk contents */
 }
 
 int state_save(struct vm *vm, struct stream_out *s, bool with_ram)

@@ -17,6 +17,9 @@ int state_save(struct vm *vm, struct stream_out *s, bool with_ram);
 void state_save_begin(struct vm *vm, struct stream_out *s);
 /* state_save_machine: every vCPU, LAPIC, FPU area and device (the VM must be quiesced). */
 void state_save_machine(struct vm *vm, struct stream_out *s);
+/* state_save_machine_ex: as state_save_machine, with (disks) or without the disk contents
+ * (migration sends those as deltas before). */
+void state_save_machine_ex(struct vm *vm, struct stream_out *s, bool disks);
 /* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512;
  * *zero_pages (if not NULL) counts the pages sent as zero (no data). */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,

@@ -179,6 +179,15 @@ uint64_t vdisk_dirty_fetch(struct vdisk *d, uint64_t *out)
 	return d->dirty ? bitmap_fetch_clear(d->dirty, out, d->nblocks) : 0;
 }
 
+uint64_t vdisk_dirty_fetch_extent(struct vdisk *d, uint64_t e, uint64_t *out)
+{
+	if (!d->dirty || e >= d->nextents)
+		return 0;
+	uint64_t first = e * VDISK_BLOCKS_PER_EXTENT; /* a multiple of 64: whole words */
+	uint64_t count = MIN((uint64_t)VDISK_BLOCKS_PER_EXTENT, d->nblocks - first);
+	return bitmap_fetch_clear(d->dirty + first / 64, out, count);
+}
+
 void vdisk_zero_all(struct vdisk *d)
 {
 	for (uint64_t i = 0; i < d->nextents; i++) {

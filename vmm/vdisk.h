@@ -67,6 +67,9 @@ bool vdisk_from_guest(struct vdisk *d, uint64_t off, const struct gmem *m, uint6
 /* vdisk_dirty_fetch: OR the dirty blocks into out (nblocks bits) and clear them; returns how
  * many were set. */
 uint64_t vdisk_dirty_fetch(struct vdisk *d, uint64_t *out);
+/* vdisk_dirty_fetch_extent: as vdisk_dirty_fetch for extent e's blocks only: out gets
+ * VDISK_BLOCKS_PER_EXTENT bits (bit b = block e * VDISK_BLOCKS_PER_EXTENT + b). */
+uint64_t vdisk_dirty_fetch_extent(struct vdisk *d, uint64_t e, uint64_t *out);
 /* vdisk_extent_data: the contents of extent i (NULL: all zeros). */
 const uint8_t *vdisk_extent_data(const struct vdisk *d, uint64_t i);
 /* vdisk_zero_all: every extent zero, private copies freed (start of a restore). */

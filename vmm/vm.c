@@ -306,6 +306,7 @@ int vm_commit_incoming(struct vm *vm, const char **err)
 		vm_stop(vm, err);
 		return -1;
 	}
+	vdevs_announce(vm); /* the network learns where the guest is now */
 	klog("vm %s: running after migration (%d vCPU, %llu MiB)", vm->cfg.name, vm->nvcpus,
 	     (unsigned long long)(vm->cfg.mem_bytes >> 20));
 	return 0;

@@ -239,6 +239,8 @@ static int cmd_net(int argc, char **argv)
 		        (unsigned long long)n->tx_packets, (unsigned long long)n->tx_bytes,
 		        (unsigned long long)(n->tx_dropped + f->tx_dropped),
 		        (unsigned long long)n->irqs);
+		kprintf("        %llu frames waited for room in the transmit ring\n",
+		        (unsigned long long)netd.txq[i].queued);
 	}
 	kprintf("protocols:\n");
 	proto_row("eth", &st->eth);

@@ -7,10 +7,12 @@
 #include "kernel/random.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
+#include "net/host/bridge.h"
 #include "net/host/netconf.h"
 
 #define RX_BUDGET    64
 #define POLL_IDLE_US 500 /* polled NICs are checked at least this often */
+#define POLL_TXQ_US  50  /* and NICs with frames waiting for ring space */
 
 struct netd netd = {.lock = SPINLOCK_INIT("netd")};
 
@@ -39,11 +41,62 @@ static void nic_kick_cb(void *owner)
 	netd_kick();
 }
 
+/* txq_put: keep a copy of a frame the NIC cannot take now; false if the backlog is full. */
+static bool txq_put(struct netd_txq *q, const struct net_iov *iov, unsigned n, size_t len)
+{
+	if (!q->frame || q->head - q->tail >= NETD_TXQ || len > NETD_TXQ_FRAME)
+		return false;
+	uint8_t *f = q->frame[q->head % NETD_TXQ];
+	size_t off = 0;
+	for (unsigned k = 0; k < n; k++) {
+		memcpy(f + off, iov[k].base, iov[k].len);
+		off += iov[k].len;
+	}
+	q->len[q->head % NETD_TXQ] = (uint16_t)len;
+	q->head++;
+	q->queued++;
+	return true;
+}
+
+/* txq_flush: hand waiting frames to NIC i while it takes them; returns how many it took. */
+static int txq_flush(int i)
+{
+	struct netd_txq *q = &netd.txq[i];
+	struct nic *nic = netd.nic[i];
+	int sent = 0;
+	while (q->head != q->tail) {
+		struct net_iov v = {q->frame[q->tail % NETD_TXQ], q->len[q->tail % NETD_TXQ]};
+		int r = nic->ops->send(nic, &v, 1, v.len);
+		if (r == NIC_TX_BUSY)
+			break;
+		q->tail++;
+		sent++;
+	}
+	return sent;
+}
+
+int netd_xmit(int i, const struct net_iov *iov, unsigned n, size_t len)
+{
+	struct netd_txq *q = &netd.txq[i];
+	struct nic *nic = netd.nic[i];
+	if (q->head == q->tail) {
+		int r = nic->ops->send(nic, iov, n, len);
+		if (r != NIC_TX_BUSY)
+			return r == 0 ? 0 : NET_EAGAIN;
+	}
+	if (txq_put(q, iov, n, len))
+		return 0;
+	q->dropped++;
+	nic->stats.tx_dropped++;
+	return NET_EAGAIN;
+}
+
 /* nif_send: the stack transmits through the NIC behind the interface. */
 static int nif_send(struct netif *nif, const struct net_iov *iov, unsigned n, size_t len)
 {
-	struct nic *nic = nif->priv;
-	return nic->ops->send(nic, iov, n, len) == 0 ? 0 : NET_EAGAIN;
+	if (bridge_host_tx(nif->index, iov, n, len))
+		return 0;
+	return netd_xmit(nif->index, iov, n, len);
 }
 
 static const struct netif_ops g_nif_ops = {nif_send};
@@ -51,7 +104,10 @@ static const struct netif_ops g_nif_ops = {nif_send};
 /* nic_rx_cb: a frame from a NIC, handed to the stack (netd.lock is held by the poller). */
 static void nic_rx_cb(void *owner, const void *frame, size_t len)
 {
-	net_rx(owner, frame, len, netd_now_us());
+	struct netif *nif = owner;
+	if (bridge_nic_rx(nif->index, frame, len))
+		return;
+	net_rx(nif, frame, len, netd_now_us());
 }
 
 static void *net_alloc(void *ctx, size_t size)
@@ -74,6 +130,7 @@ static int poll_all(uint64_t now)
 	int work = 0;
 	for (int i = 0; i < netd.nifs; i++) {
 		struct nic *n = netd.nic[i];
+		work += txq_flush(i);
 		work += n->ops->poll_rx(n, RX_BUDGET);
 		bool up = n->ops->link(n);
 		if (up != netd.link[i]) {
@@ -82,6 +139,7 @@ static int poll_all(uint64_t now)
 			klog("net: %s link %s", netd.nif[i].name, up ? "up" : "down");
 		}
 	}
+	work += bridge_poll();
 	net_poll(netd.stack, now);
 	return work;
 }
@@ -105,8 +163,11 @@ static void netd_main(void *arg)
 			continue;
 		}
 		uint64_t next = net_next_deadline(netd.stack);
-		if (polled && (next == UINT64_MAX || next > now + POLL_IDLE_US))
-			next = now + POLL_IDLE_US;
+		bool backlog = false;
+		for (int i = 0; i < netd.nifs; i++)
+			backlog |= netd.txq[i].head != netd.txq[i].tail;
+		if ((polled || backlog) && (next == UINT64_MAX || next > now + POLL_IDLE_US))
+			next = now + (backlog ? POLL_TXQ_US : POLL_IDLE_US);
 		uint64_t deadline = 0;
 		if (next != UINT64_MAX)
 			deadline = rdtsc() + ns_to_tsc((next > now ? next - now : 0) * 1000);
@@ -129,6 +190,10 @@ static void attach(struct nic *n)
 	memcpy(nif->mac, n->mac, 6);
 	nif->mtu = 1500;
 	netd.nic[i] = n;
+	netd.txq[i].frame = kmalloc(NETD_TXQ * NETD_TXQ_FRAME);
+	netd.txq[i].len = kmalloc(NETD_TXQ * sizeof(uint16_t));
+	if (!netd.txq[i].frame || !netd.txq[i].len)
+		netd.txq[i].frame = NULL; /* no backlog: a full ring drops */
 	n->rx = nic_rx_cb;
 	n->kick = nic_kick_cb;
 	n->owner = nif;
@@ -149,6 +214,7 @@ void netd_start(void)
 	for (int i = 0; i < nic_count(); i++)
 		attach(nic_get(i));
 	netconf_apply();
+	bridge_start();
 	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
 	netd.thread = thread_create("net", netd_main, NULL, cpu);
 	if (netd.nifs == 0)

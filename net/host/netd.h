@@ -11,9 +11,19 @@
 #include "kernel/spinlock.h"
 #include "net/net.h"
 
-#define NETD_MAX_IFS 8
+#define NETD_MAX_IFS   8
+#define NETD_TXQ       1024 /* frames waiting per NIC while its transmit ring is full */
+#define NETD_TXQ_FRAME 1536
 
 struct nic;
+
+/* Frames a NIC could not take yet (its ring was full), sent in order as it drains. */
+struct netd_txq {
+	uint8_t (*frame)[NETD_TXQ_FRAME];
+	uint16_t *len;
+	unsigned head, tail; /* free-running */
+	uint64_t queued, dropped;
+};
 
 struct netd {
 	struct spinlock lock;
@@ -25,6 +35,7 @@ struct netd {
 	struct netif nif[NETD_MAX_IFS];
 	struct nic *nic[NETD_MAX_IFS];
 	bool link[NETD_MAX_IFS];
+	struct netd_txq txq[NETD_MAX_IFS];
 };
 
 extern struct netd netd;
@@ -35,6 +46,9 @@ void netd_start(void);
 uint64_t netd_now_us(void);
 /* netd_kick: the daemon has work (a NIC interrupt, a new deadline); any context. */
 void netd_kick(void);
+/* netd_xmit: send a frame on NIC i (netd.lock held): at once, or after the frames already
+ * waiting for room in its ring; 0, or NET_EAGAIN if it had to be dropped. */
+int netd_xmit(int i, const struct net_iov *iov, unsigned n, size_t len);
 /* netd_ready: a stack exists. */
 bool netd_ready(void);
 

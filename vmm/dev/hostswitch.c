@@ -3,11 +3,43 @@
 #include "kernel/log.h"
 #include "kernel/shell.h"
 #include "kernel/spinlock.h"
+#include "kernel/string.h"
 #include "kernel/time.h"
 
 static struct vswitch g_sw;
 static struct spinlock g_lock = SPINLOCK_INIT("vswitch");
 static bool g_ready;
+
+/* The MACs of locked ports (guest NICs, the host stack), readable under a leaf lock so that
+ * holders of other locks (the host stack's) can ask "is this MAC on this host?" without the
+ * switch lock. */
+static struct {
+	struct spinlock lock;
+	bool used[VSW_MAX_PORTS];
+	uint8_t mac[VSW_MAX_PORTS][6];
+} g_local = {.lock = SPINLOCK_INIT("vswitch-macs")};
+
+/* local_set: record (or forget, mac NULL) port p's locked MAC. */
+static void local_set(int p, const uint8_t *mac)
+{
+	if (p < 0 || p >= VSW_MAX_PORTS)
+		return;
+	spin_lock(&g_local.lock);
+	g_local.used[p] = mac != NULL;
+	if (mac)
+		memcpy(g_local.mac[p], mac, 6);
+	spin_unlock(&g_local.lock);
+}
+
+bool hostsw_is_local_mac(const uint8_t mac[6])
+{
+	bool found = false;
+	spin_lock(&g_local.lock);
+	for (int i = 0; i < VSW_MAX_PORTS && !found; i++)
+		found = g_local.used[i] && !memcmp(g_local.mac[i], mac, 6);
+	spin_unlock(&g_local.lock);
+	return found;
+}
 
 /* sw: the switch, initialised on first use (lock held). */
 static struct vswitch *sw(void)
@@ -25,6 +57,8 @@ int hostsw_port_add(const char *name, const struct vsw_port_ops *ops, void *priv
 	spin_lock(&g_lock);
 	int p = vswitch_port_add(sw(), name, ops, priv, flags, mac);
 	spin_unlock(&g_lock);
+	if (p >= 0 && (flags & VSW_PORT_LOCK_MAC))
+		local_set(p, mac);
 	return p;
 }
 
@@ -32,6 +66,7 @@ void hostsw_port_del(int port)
 {
 	if (port < 0)
 		return;
+	local_set(port, NULL);
 	spin_lock(&g_lock);
 	vswitch_port_del(sw(), port);
 	spin_unlock(&g_lock);

@@ -34,5 +34,8 @@ int hostsw_port_add(const char *name, const struct vsw_port_ops *ops, void *priv
 void hostsw_port_del(int port);
 /* hostsw_input: switch a frame sent by port's owner. */
 void hostsw_input(int port, const struct vsw_iov *iov, unsigned iovcnt, size_t len);
+/* hostsw_is_local_mac: mac is a locked port's (a guest NIC's on this host); takes only a
+ * leaf lock, so any context may ask. */
+bool hostsw_is_local_mac(const uint8_t mac[6]);
 
 #endif

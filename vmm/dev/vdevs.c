@@ -22,6 +22,7 @@
 #define DF_COUNT       4 /* blocks in the run (<= 512) */
 #define DF_ZERO        5 /* bitmap of the run's all-zero blocks (64 bytes) */
 #define DF_BLOCK       6 /* one non-zero block (4096 bytes), in order */
+#define DF_MASK        7 /* disk delta: bitmap of the blocks it carries (64 bytes) */
 #define ZERO_MAP_BYTES (VDISK_BLOCKS_PER_EXTENT / 8)
 
 struct vm_vdevs {
@@ -168,6 +169,14 @@ void vdevs_kick(struct vm *vm)
 		vdev_kick_all(v->dev[i]);
 }
 
+void vdevs_announce(struct vm *vm)
+{
+	struct vm_vdevs *v = vm->vdevs;
+	for (int i = 0; v && i < v->ndev; i++)
+		if (vnet_is(v->dev[i]))
+			vnet_announce(v->dev[i]);
+}
+
 bool vdevs_has_console(struct vm *vm)
 {
 	return vm->vdevs && vm->vdevs->con;
@@ -241,15 +250,94 @@ static void save_disk(struct stream_out *s, struct vdisk *d, int index)
 	}
 }
 
-void vdevs_save(struct vm *vm, struct stream_out *s)
+/* block_data: block b of extent data (NULL: zeros) if it holds anything but zeros. */
+static const uint8_t *block_data(const uint8_t *data, uint32_t b)
+{
+	const uint8_t *p = data ? data + (uint64_t)b * VDISK_BLOCK : NULL;
+	return p && !mem_is_zero(p, VDISK_BLOCK) ? p : NULL;
+}
+
+/* save_disk_delta: one DISK_DELTA record per extent with blocks written since the last
+ * fetch: DF_MASK (the blocks carried), DF_ZERO (those of them that are zero), then the data
+ * of the others in order. Returns the data bytes sent. */
+static uint64_t save_disk_delta(struct stream_out *s, struct vdisk *d, int index)
+{
+	uint64_t sent = 0;
+	for (uint64_t e = 0; e < d->nextents && !s->err; e++) {
+		uint64_t words[VDISK_BLOCKS_PER_EXTENT / 64] = {0};
+		if (!vdisk_dirty_fetch_extent(d, e, words))
+			continue;
+		const uint8_t *data = vdisk_extent_data(d, e);
+		uint64_t first = e * VDISK_BLOCKS_PER_EXTENT;
+		uint32_t count =
+		    (uint32_t)MIN((uint64_t)VDISK_BLOCKS_PER_EXTENT, d->nblocks - first);
+		uint8_t mask[ZERO_MAP_BYTES] = {0}, zero[ZERO_MAP_BYTES] = {0};
+		uint32_t ndata = 0;
+		for (uint32_t b = 0; b < count; b++) {
+			if (!(words[b / 64] >> (b % 64) & 1))
+				continue;
+			mask[b / 8] |= (uint8_t)(1u << (b % 8));
+			if (block_data(data, b))
+				ndata++;
+			else
+				zero[b / 8] |= (uint8_t)(1u << (b % 8));
+		}
+		size_t len = 4 * (FIELD_HDR_SIZE + 8) + 2 * (FIELD_HDR_SIZE + ZERO_MAP_BYTES) +
+		             (size_t)ndata * (FIELD_HDR_SIZE + VDISK_BLOCK);
+		stream_raw_header(s, REC_DEVICE, 1, len);
+		raw_u64(s, VDEV_F_KIND, VDEV_KIND_DISK_DELTA);
+		raw_u64(s, VDEV_F_INDEX, (uint64_t)index);
+		raw_u64(s, DF_FIRST, first);
+		raw_u64(s, DF_COUNT, count);
+		raw_field(s, DF_MASK, mask, ZERO_MAP_BYTES);
+		raw_field(s, DF_ZERO, zero, ZERO_MAP_BYTES);
+		for (uint32_t b = 0; b < count; b++)
+			if ((mask[b / 8] & ~zero[b / 8]) >> (b % 8) & 1)
+				raw_field(s, DF_BLOCK, data + (uint64_t)b * VDISK_BLOCK,
+				          VDISK_BLOCK);
+		sent += (uint64_t)ndata * VDISK_BLOCK;
+	}
+	return sent;
+}
+
+void vdevs_save_devices(struct vm *vm, struct stream_out *s)
 {
 	struct vm_vdevs *v = vm->vdevs;
-	if (!v)
-		return;
-	for (int i = 0; i < v->ndev; i++)
+	for (int i = 0; v && i < v->ndev; i++)
 		vdev_save(v->dev[i], s);
-	for (int i = 0; i < v->ndisks; i++)
+}
+
+void vdevs_save_disks(struct vm *vm, struct stream_out *s)
+{
+	struct vm_vdevs *v = vm->vdevs;
+	for (int i = 0; v && i < v->ndisks; i++)
 		save_disk(s, &v->disk[i], i);
+}
+
+void vdevs_disks_dirty_clear(struct vm *vm)
+{
+	struct vm_vdevs *v = vm->vdevs;
+	for (int i = 0; v && i < v->ndisks; i++) {
+		for (uint64_t e = 0; e < v->disk[i].nextents; e++) {
+			uint64_t scratch[BITMAP_WORDS(VDISK_BLOCKS_PER_EXTENT)];
+			vdisk_dirty_fetch_extent(&v->disk[i], e, scratch);
+		}
+	}
+}
+
+uint64_t vdevs_save_disk_deltas(struct vm *vm, struct stream_out *s)
+{
+	struct vm_vdevs *v = vm->vdevs;
+	uint64_t sent = 0;
+	for (int i = 0; v && i < v->ndisks; i++)
+		sent += save_disk_delta(s, &v->disk[i], i);
+	return sent;
+}
+
+void vdevs_save(struct vm *vm, struct stream_out *s)
+{
+	vdevs_save_devices(vm, s);
+	vdevs_save_disks(vm, s);
 }
 
 /* load_disk: a disk header: same size, contents zeroed until its runs arrive. */
@@ -320,6 +408,76 @@ static const char *load_run(struct vm_vdevs *v, uint64_t index, const uint8_t *r
 	return NULL;
 }
 
+/* delta_skip: from block *next of a delta, write the carried zero blocks and pass the ones
+ * not carried, up to the next carried data block (or count). */
+static const char *delta_skip(struct vdisk *d, uint64_t first, const uint8_t *mask,
+                              const uint8_t *zero, uint32_t *next, uint64_t count)
+{
+	static const uint8_t zeros[VDISK_BLOCK];
+	for (; *next < count; (*next)++) {
+		uint32_t b = *next;
+		bool carried = mask[b / 8] >> (b % 8) & 1, is_zero = zero[b / 8] >> (b % 8) & 1;
+		if (carried && !is_zero)
+			return NULL;
+		uint64_t off = (first + b) * VDISK_BLOCK;
+		if (is_zero &&
+		    !vdisk_write(d, off, zeros, MIN((uint64_t)VDISK_BLOCK, d->size - off)))
+			return "out of memory for the incoming disk";
+	}
+	return NULL;
+}
+
+/* load_delta: blocks written on the source since its last pass (see save_disk_delta). */
+static const char *load_delta(struct vm_vdevs *v, uint64_t index, const uint8_t *rec, uint32_t len)
+{
+	struct field_iter it;
+	uint16_t id, fl;
+	const uint8_t *val, *mask = NULL, *zero = NULL;
+	uint64_t first = ~0ULL, count = 0;
+	uint32_t next = 0; /* the block the next data field fills is the first carried one >= */
+	const char *err;
+	if (index >= (uint64_t)v->ndisks || !v->restoring[index])
+		return "disk data without its disk record";
+	struct vdisk *d = &v->disk[index];
+	field_iter_init(&it, rec, len);
+	while (field_next(&it, &id, &val, &fl)) {
+		if ((id == DF_FIRST && !field_u64(val, fl, &first)) ||
+		    (id == DF_COUNT && !field_u64(val, fl, &count)))
+			return "malformed disk delta";
+		if (id == DF_MASK || (id == DF_ZERO && mask && !zero)) {
+			if (fl != ZERO_MAP_BYTES || first % VDISK_BLOCKS_PER_EXTENT ||
+			    first >= d->nblocks || count == 0 || count > VDISK_BLOCKS_PER_EXTENT ||
+			    count > d->nblocks - first || (id == DF_MASK && mask))
+				return "disk delta outside the disk";
+			if (id == DF_MASK) {
+				mask = val;
+				continue;
+			}
+			for (unsigned i = 0; i < ZERO_MAP_BYTES; i++)
+				if (val[i] & ~mask[i])
+					return "malformed disk delta"; /* zero blocks not carried */
+			zero = val;
+			if ((err = delta_skip(d, first, mask, zero, &next, count)))
+				return err;
+			continue;
+		}
+		if (id != DF_BLOCK)
+			continue;
+		if (!zero || next >= count || fl != VDISK_BLOCK)
+			return "disk delta with more data than its map";
+		uint64_t off = (first + next) * VDISK_BLOCK;
+		if (!vdisk_write(d, off, val, MIN((uint64_t)VDISK_BLOCK, d->size - off)))
+			return "out of memory for the incoming disk";
+		next++;
+		if ((err = delta_skip(d, first, mask, zero, &next, count)))
+			return err;
+	}
+	if (it.bad || !zero || next != count)
+		return "malformed disk delta";
+	vdisk_settle_extent(d, first / VDISK_BLOCKS_PER_EXTENT);
+	return NULL;
+}
+
 const char *vdevs_load(struct vm *vm, const uint8_t *rec, uint32_t len)
 {
 	struct vm_vdevs *v = vm->vdevs;
@@ -341,6 +499,8 @@ const char *vdevs_load(struct vm *vm, const uint8_t *rec, uint32_t len)
 		return load_disk(v, index, rec, len);
 	if (kind == VDEV_KIND_DISK_RUN)
 		return load_run(v, index, rec, len);
+	if (kind == VDEV_KIND_DISK_DELTA)
+		return load_delta(v, index, rec, len);
 	if (kind != VDEV_KIND_TRANSPORT)
 		return "unknown device record";
 	for (int i = 0; i < v->ndev; i++)

@@ -28,8 +28,19 @@ void vdevs_destroy(struct vm *vm);
 int vdevs_attach(struct vm *vm, const char **err);
 void vdevs_detach(struct vm *vm);
 void vdevs_kick(struct vm *vm);
+/* vdevs_announce: broadcast each NIC's MAC on the switch (after a migration or failover the
+ * network learns at once where the guest now is). */
+void vdevs_announce(struct vm *vm);
 /* state.c: REC_DEVICE records (transport state, disk contents). */
 void vdevs_save(struct vm *vm, struct stream_out *s);
+/* The same in pieces, for migration and checkpoints: transport state only; every disk whole;
+ * the blocks written since the last fetch (returns the data bytes; a destination applies
+ * deltas only after the whole disk in the same stream); forget what was written so far
+ * (before sending every disk whole). */
+void vdevs_save_devices(struct vm *vm, struct stream_out *s);
+void vdevs_save_disks(struct vm *vm, struct stream_out *s);
+uint64_t vdevs_save_disk_deltas(struct vm *vm, struct stream_out *s);
+void vdevs_disks_dirty_clear(struct vm *vm);
 const char *vdevs_load(struct vm *vm, const uint8_t *rec, uint32_t len);
 /* vmcmd.c: configuration keys, `vm info` lines, `vm console NAME hvc` input. */
 bool vdevs_config_key(const char *key);
@@ -62,6 +73,8 @@ struct vnet_stats {
 };
 struct vdev *vnet_create(struct vm *vm, const uint8_t mac[6], int index, const char **err);
 bool vnet_is(const struct vdev *d);
+/* vnet_announce: one RARP broadcast from the NIC's MAC into the switch. */
+void vnet_announce(struct vdev *d);
 void vnet_destroy(struct vdev *d);
 const struct vnet_stats *vnet_stats(const struct vdev *d, int *port, const uint8_t **mac);
 

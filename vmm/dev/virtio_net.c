@@ -237,6 +237,22 @@ static uint32_t tx_chain(struct vdev *d, unsigned q, struct virtq_chain *c)
 	return 0;
 }
 
+void vnet_announce(struct vdev *d)
+{
+	struct vnet *n = d->priv;
+	/* RARP "request reverse" (RFC 903), as QEMU's announce_self: Ethernet broadcast from the
+	 * guest's MAC, htype 1, ptype IPv4, hlen 6, plen 4, op 3, sha = tha = the MAC, IPs 0 */
+	uint8_t f[60] = {0};
+	memset(f, 0xff, 6);
+	memcpy(f + 6, n->mac, 6);
+	f[12] = 0x80, f[13] = 0x35;
+	f[15] = 1, f[16] = 0x08, f[18] = 6, f[19] = 4, f[21] = 3;
+	memcpy(f + 22, n->mac, 6);
+	memcpy(f + 32, n->mac, 6);
+	struct vsw_iov v = {f, sizeof(f)};
+	hostsw_input(n->port, &v, 1, sizeof(f));
+}
+
 static void net_notify(struct vdev *d, unsigned q)
 {
 	struct vnet *n = d->priv;

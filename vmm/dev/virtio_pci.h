@@ -129,6 +129,11 @@ const char *vdev_load(struct vdev *d, const uint8_t *rec, uint32_t len);
 /* State-record field ids shared by the device files (REC_DEVICE payloads). */
 #define VDEV_F_KIND  1 /* VDEV_KIND_* */
 #define VDEV_F_INDEX 2
-enum { VDEV_KIND_TRANSPORT = 1, VDEV_KIND_DISK = 2, VDEV_KIND_DISK_RUN = 3 };
+enum {
+	VDEV_KIND_TRANSPORT = 1,
+	VDEV_KIND_DISK = 2,
+	VDEV_KIND_DISK_RUN = 3,
+	VDEV_KIND_DISK_DELTA = 4 /* blocks written since the last fetch (migration) */
+};
 
 #endif
