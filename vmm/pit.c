@@ -71,6 +71,11 @@ static bool out_now(const struct pit_channel *c, uint64_t now)
 	}
 }
 
+/* The shortest period channel 0 interrupts come at: a faster rate generator (count 1 is
+ * 1.19 MHz) has its interrupts coalesced, as KVM does (min_timer_period_us), else a guest
+ * keeps its vCPU exiting for every edge; the counter still reads exact. 100 us. */
+#define PIT_MIN_IRQ_TICKS 119
+
 /* schedule_irq: channel 0's next rising edge (modes 0 and 4 fire once, 2 and 3 periodically). */
 static void schedule_irq(struct pit_channel *c, uint64_t now)
 {
@@ -82,7 +87,8 @@ static void schedule_irq(struct pit_channel *c, uint64_t now)
 		if (el < per)
 			c->next_irq = c->load_tsc + ticks_to_tsc(per);
 	} else if (c->mode == 2 || c->mode == 3) {
-		c->next_irq = c->load_tsc + ticks_to_tsc((el / per + 1) * per);
+		uint64_t step = MAX(per, (uint64_t)PIT_MIN_IRQ_TICKS);
+		c->next_irq = c->load_tsc + ticks_to_tsc((el / step + 1) * step);
 	}
 }
 
