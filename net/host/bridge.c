@@ -22,7 +22,7 @@ struct br_frame {
 struct br_ring {
 	struct br_frame *f;
 	unsigned head, tail; /* free-running; head - tail frames are queued */
-	uint64_t drops;
+	uint64_t frames, drops;
 };
 
 static struct {
@@ -58,6 +58,7 @@ static bool ring_put(struct br_ring *r, int port, const struct vsw_iov *iov, uns
 		f->len = (uint16_t)len;
 		f->port = (int16_t)port;
 		r->head++;
+		r->frames++;
 	} else {
 		r->drops++;
 	}
@@ -211,4 +212,21 @@ int bridge_poll(void)
 	if (br.ifindex < 0)
 		return 0;
 	return drain_from_switch() + drain_to_switch();
+}
+
+void bridge_print(void)
+{
+	if (br.ifindex < 0) {
+		kprintf("bridge: none (guests have no uplink)\n");
+		return;
+	}
+	spin_lock(&br.lock);
+	uint64_t tf = br.to_sw.frames, td = br.to_sw.drops, ff = br.from_sw.frames,
+	         fd = br.from_sw.drops;
+	unsigned tq = br.to_sw.head - br.to_sw.tail, fq = br.from_sw.head - br.from_sw.tail;
+	spin_unlock(&br.lock);
+	kprintf("bridge: %s; into the switch %llu frames (%u queued, %llu dropped), out of it "
+	        "%llu (%u queued, %llu dropped)\n",
+	        netd.nif[br.ifindex].name, (unsigned long long)tf, tq, (unsigned long long)td,
+	        (unsigned long long)ff, fq, (unsigned long long)fd);
 }

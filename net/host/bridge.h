@@ -32,5 +32,7 @@ bool bridge_host_tx(int ifindex, const struct net_iov *iov, unsigned iovcnt, siz
 /* bridge_poll: move frames between the rings, the NIC, the stack and the switch (netd thread,
  * netd.lock held; released while frames enter the switch); returns frames moved. */
 int bridge_poll(void);
+/* bridge_print: the `net stats` line: frames through the rings, drops. */
+void bridge_print(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include "kernel/time.h"
 #include "net/host/netconf.h"
 #include "net/host/ksock.h"
+#include "net/host/bridge.h"
 #include "net/host/netd.h"
 
 /* need_stack: commands need the stack and at least one interface. */
@@ -242,6 +243,7 @@ static int cmd_net(int argc, char **argv)
 		kprintf("        %llu frames waited for room in the transmit ring\n",
 		        (unsigned long long)netd.txq[i].queued);
 	}
+	bridge_print();
 	kprintf("protocols:\n");
 	proto_row("eth", &st->eth);
 	proto_row("arp", &st->arp);
