@@ -18,7 +18,7 @@ docs/testguest.md) in small VMs, and the Debian guest:
 - linux:    the Debian test guest with two vCPUs boots to its shell and answers a command
             (about 2 minutes under Bochs; TERN_BOCHS_LINUX=0 skips it).
 
-Skipped when Bochs is not installed. The whole module takes 4-5 minutes here (one
+Skipped when Bochs is not installed. The whole module takes 3.5-5 minutes here (one
 Bochs boot); `make bench` prints the Linux boot time on its own.
 """
 import os
