@@ -18,7 +18,8 @@
 static struct ha_guest g_guest[HA_GUESTS_MAX];
 static struct spinlock g_table_lock = SPINLOCK_INIT("ha-guests");
 static uint64_t g_interval_ms = HA_CKPT_DEFAULT_MS;
-static uint64_t g_delay_ms = HA_FAILOVER_DELAY_MS;
+static uint64_t g_delay_ms;
+static bool g_delay_set;
 static volatile bool g_supervisor;
 
 uint64_t ha_ckpt_interval_ms(void)
@@ -26,9 +27,11 @@ uint64_t ha_ckpt_interval_ms(void)
 	return g_interval_ms;
 }
 
+/* ha_failover_delay_ms: `ha_failover_delay_ms`, else the membership's fencing bound: by then
+ * an owner that lost quorum has paused its guests or been reset by its watchdog. */
 uint64_t ha_failover_delay_ms(void)
 {
-	return g_delay_ms;
+	return g_delay_set ? g_delay_ms : ha_fence_timeout_ms();
 }
 
 /* conf_interval: tern.conf `ha_checkpoint_ms` (10-10000). */
@@ -49,6 +52,7 @@ static const char *conf_delay(const char *v)
 	if (!parse_u64(v, &n) || n > 60000)
 		return "ha_failover_delay_ms must be 0-60000";
 	g_delay_ms = n;
+	g_delay_set = true;
 	return NULL;
 }
 CONF_KEY(ha_delay, "ha_failover_delay_ms", conf_delay);
@@ -177,7 +181,7 @@ static void guest_thread(void *arg)
 /* start_thread: the replication thread of g. */
 static void start_thread(struct ha_guest *g)
 {
-	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
+	int cpu = 0; /* not the network daemon's CPU: checkpoints encrypt and copy */
 	g->running_thread = true;
 	if (!thread_create("ha-repl", guest_thread, g, cpu))
 		g->running_thread = false;
@@ -323,10 +327,18 @@ static const char *const g_state_name[] = {"unprotected", "syncing", "protected"
 
 void ha_guest_status_print(void)
 {
+	ha_guest_lines();
+}
+
+/* ha_guest_lines: one line per HA guest here and per replica held here; how many. */
+int ha_guest_lines(void)
+{
+	int n = 0;
 	for (int i = 0; i < HA_GUESTS_MAX; i++) {
 		struct ha_guest *g = ha_guest_get(i);
 		if (!g)
 			continue;
+		n++;
 		char a[32];
 		age(a, sizeof(a), g->t_acked_ns);
 		uint64_t avg = g->ckpts ? g->pause_ns_total / g->ckpts / 1000 : 0;
@@ -339,5 +351,5 @@ void ha_guest_status_print(void)
 		    (unsigned long long)g->ckpts, (unsigned long long)(g->bytes >> 10),
 		    outbuf_waiting(&g->out), g->error[0] ? ", last error: " : "", g->error);
 	}
-	replica_status_print();
+	return n + replica_status_print();
 }

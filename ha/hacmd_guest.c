@@ -35,7 +35,8 @@ static int cmd_remove(int argc, char **argv)
 static int cmd_list(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	ha_guest_status_print();
+	if (ha_guest_lines() == 0)
+		kprintf("no HA guests or replicas on this host\n");
 	return 0;
 }
 

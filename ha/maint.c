@@ -6,7 +6,6 @@
  */
 #include "ha/replica.h"
 #include "kernel/log.h"
-#include "kernel/percpu.h"
 #include "kernel/sched.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -77,7 +76,7 @@ static bool evacuate_one(struct vm *vm)
 	if (g) {
 		g->suspend = true;
 		quiet(vm);
-		thread_sleep_ns(500000000ULL); /* the standby drops its replica of the same name */
+		thread_sleep_ns(2000000000ULL); /* the standby drops its replica of the same name */
 	}
 	bool moved = migrate_start(name, to, 0, 0, false, &err) == 0 && wait_migration(name);
 	kprintf("maintenance: %s %s %s%s%s\n", name, moved ? "moved to" : "could not move to", to,
@@ -116,8 +115,7 @@ int ha_maintenance_evacuate(bool on)
 		return -1;
 	}
 	g_evacuating = true;
-	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
-	if (!thread_create("ha-evacuate", evac_thread, NULL, cpu)) {
+	if (!thread_create("ha-evacuate", evac_thread, NULL, 0)) { /* not netd's CPU */
 		g_evacuating = false;
 		return -1;
 	}

@@ -39,10 +39,9 @@ struct chan;
 struct ksock;
 struct vsw_iov;
 
-#define HA_GUESTS_MAX        16
-#define HA_CKPT_DEFAULT_MS   200
-#define HA_FAILOVER_DELAY_MS 300 /* after the owner is declared dead (see docs/ha.md) */
-#define HA_OUT_SLOTS         256
+#define HA_GUESTS_MAX      16
+#define HA_CKPT_DEFAULT_MS 200
+#define HA_OUT_SLOTS       256
 
 /* Answers to a probe. */
 enum { REPL_NONE = 0, REPL_REPLICA = 1, REPL_RUNNING = 2 };
@@ -86,6 +85,8 @@ uint64_t ha_ckpt_interval_ms(void);
 uint64_t ha_failover_delay_ms(void);
 /* ha_fence_guest: pause one HA guest (quorum lost, or another host runs it). */
 void ha_fence_guest(struct ha_guest *g);
+/* ha_guest_lines: the HA guest and replica lines of `ha status`; how many were printed. */
+int ha_guest_lines(void);
 /* ha_guest_unfence: quorum is back: resume g (fenced) unless another host runs it. */
 void ha_guest_unfence(struct ha_guest *g);
 
@@ -104,8 +105,8 @@ void replica_receive(struct chan *ch, struct ksock *k);
 int replica_probe_local(const char *name);
 /* replica_promote_dead_owners: promote replicas whose owner is dead (quorate view). */
 void replica_promote_dead_owners(void);
-/* replica_status_print: standby lines of `ha status`. */
-void replica_status_print(void);
+/* replica_status_print: standby lines of `ha status`; how many. */
+int replica_status_print(void);
 
 /* ---- failover.c ---- */
 /* ha_probe_peers: does any alive member run or hold name? REPL_* (the strongest answer). */

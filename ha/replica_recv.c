@@ -156,7 +156,8 @@ static void drop(struct replica *r, uint64_t gen, const char *why)
 	}
 	struct vm *vm = vm_find(r->name);
 	const char *err;
-	if (vm && vm->state == VM_INCOMING)
+	/* ours: check_hello refused any other VM of that name; CREATED if the full copy failed */
+	if (vm && (vm->state == VM_INCOMING || vm->state == VM_CREATED))
 		vm_destroy(vm, &err);
 	klog("ha: replica of %s dropped: %s", r->name, why);
 }
@@ -524,12 +525,14 @@ void replica_promote_dead_owners(void)
 	}
 }
 
-void replica_status_print(void)
+int replica_status_print(void)
 {
+	int n = 0;
 	for (int i = 0; i < VM_MAX; i++) {
 		struct replica *r = &g_rep[i];
 		if (!r->used)
 			continue;
+		n++;
 		uint64_t age = r->t_applied_ns ? (time_ns() - r->t_applied_ns) / 1000000 : 0;
 		kprintf(
 		    "replica %s: owner %s, standby %s (here), %s, checkpoint %llu applied %llu ms "
@@ -539,4 +542,5 @@ void replica_status_print(void)
 		    (unsigned long long)r->ckpts, (unsigned long long)(r->bytes >> 10),
 		    r->session ? "" : ", session closed");
 	}
+	return n;
 }
