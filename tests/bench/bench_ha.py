@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from netns import NetNS  # noqa: E402
 from ternhost import TernHost, image_with_conf  # noqa: E402
-from test_ha_failover import HOSTS, conf, run, wait_for  # noqa: E402
+from test_ha_failover import HOSTS, HOSTS_UP, conf, run, wait_for, wait_on  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_HA_SECONDS", "10"))
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
@@ -30,11 +30,11 @@ LINE = re.compile(r"TGUEST COUNT n=(\d+) tsc=\d+ ms=(\d+) pass=(\d+)")
 def rate(h, seconds):
     """Passes per second of g1 between two counter lines `seconds` apart."""
     h.attach("g1")
-    h.expect(LINE)
+    wait_on(h, LINE, 30)
     ms0, p0 = int(h.con.match.group(2)), int(h.con.match.group(3))
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        h.expect(LINE, timeout=30)
+        wait_on(h, LINE, 30)
     ms1, p1 = int(h.con.match.group(2)), int(h.con.match.group(3))
     h.detach()
     return (p1 - p0) * 1000.0 / max(ms1 - ms0, 1)
@@ -56,6 +56,7 @@ def one_run(ns, tmp):
     try:
         for h in hosts.values():
             h.boot()
+        HOSTS_UP[:] = hosts.values()
         a = hosts["a"]
         for h in hosts.values():
             wait_for(h, "ha status", r"quorum: yes \(3 of 3", timeout=60)
@@ -78,11 +79,11 @@ def one_run(ns, tmp):
         print(run(a, "ha guests").strip())
         a.kill()
         t_kill = time.monotonic()
-        sb.expect(r"ha: g1 failed over to this host from a: [^\r\n]*", timeout=30)
+        wait_on(sb, r"ha: g1 failed over to this host from a: [^\r\n]*", 30)
         t_res = time.monotonic()
         print(sb.con.match.group(0))
         sb.attach("g1")
-        sb.expect(LINE, timeout=30)
+        wait_on(sb, LINE, 30)
         t_ans = time.monotonic()
         sb.detach()
         print(f"failover: kill -> resumed {t_res - t_kill:.2f} s, kill -> guest counting again "
