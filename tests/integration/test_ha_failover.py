@@ -22,7 +22,7 @@ from ternhost import TernHost, image_with_conf
 
 KEY = "hex:" + "5a" * 32
 HOSTS = {"a": "169.254.77.1", "b": "169.254.77.2", "c": "169.254.77.3"}
-COUNT_RE = r"TGUEST COUNT n=(\d+) tsc=\d+ ms=\d+ pass=\d+ sum=0x[0-9a-f]+ errors=(\d+)"
+COUNT_RE = r"TGUEST COUNT n=(\d+) tsc=\d+ ms=\d+ pass=\d+ sum=0x[0-9a-f]+ errors=(\d+)\r?\n"
 GUEST = ('vm create g1 mem=32M vcpus=1 kernel=tguest ha=on '
          'cmdline="tguest.test=count tguest.out=com1 tguest.interval=100"')
 
