@@ -159,6 +159,8 @@ static int lifecycle(int argc, char **argv, const char *usage,
 		return 1;
 	if (vm->migrating)
 		return shell_error("%s is being migrated (see `migrate status`)", argv[1]);
+	if (vm->ha && (op == vm_stop || op == vm_destroy)) /* its replication reads guest memory */
+		return shell_error("%s is an HA guest: `ha remove %s` first", argv[1], argv[1]);
 	const char *err = NULL;
 	if (op(vm, &err) < 0)
 		return shell_error("%s: %s", argv[1], err ? err : "failed");
