@@ -1,0 +1,75 @@
+"""Output commit (Remus) for an HA guest's network traffic (issue 8).
+
+Two Tern hosts (a, b of the three-host configuration: 2 of 3 votes is a quorum) on a netns
+bridge whose Linux side reaches guests through Tern's switch uplink. A Debian guest with a
+virtio-net NIC runs on a; Linux in the namespace pings it. As an HA guest its answers leave a
+only when the checkpoint that produced them is acknowledged by the standby, so the round trip
+grows from milliseconds to about a checkpoint period; nothing is lost. After `ha remove` the
+round trip is short again.
+"""
+import re
+import time
+
+import pytest
+
+from netns import NetNS
+from ternhost import TernHost, guest_cmdline, image_with_conf
+from test_ha_failover import HOSTS_UP, conf, wait_for
+
+GUEST_IP = "169.254.77.50"
+EXTRA = "tern.modules=1 tern.quiet=1"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    with NetNS() as ns:
+        hosts = {}
+        for n in ("a", "b"):
+            img = image_with_conf(conf(n), str(tmp_path_factory.mktemp(n)))
+            hosts[n] = TernHost(f"hao-{n}", image=img, smp=2, mem=1024, netns=ns,
+                                nics=[ns.add_tap(f"tapo{n}")])
+            hosts[n].start()
+        for h in hosts.values():
+            h.boot()
+        HOSTS_UP[:] = hosts.values()
+        yield hosts, ns
+        for h in hosts.values():
+            h.stop()
+
+
+def rtt(ns, count=10):
+    """(received, average ms) of pings to the guest."""
+    out = ns.run("ping", "-c", str(count), "-i", "0.5", "-W", "5", GUEST_IP, check=False).stdout
+    rx = int(re.search(r"(\d+) received", out).group(1))
+    m = re.search(r"= [\d.]+/([\d.]+)/", out)
+    return rx, float(m.group(1)) if m else None
+
+
+def test_output_waits_for_checkpoints(pair):
+    hosts, ns = pair
+    a = hosts["a"]
+    wait_for(a, "ha status", r"quorum: yes \(2 of 3", timeout=60)
+    out = a.cmd(f'vm create ga mem=192M kernel=vmlinuz initrd=initrd.img nic=on '
+                f'cmdline="{guest_cmdline(EXTRA)}"')
+    assert "created VM ga" in out, out
+    assert "ga started" in a.cmd("vm start ga")
+    a.wait_guest_ready("ga")
+    out = a.guest_run("ga", f"ip addr add {GUEST_IP}/24 dev eth0 && ip link set eth0 up; echo rc=$?")
+    assert "rc=0" in out, out
+    rx0, plain = rtt(ns)
+    assert rx0 == 10, (rx0, plain)
+    t0 = time.monotonic()
+    a.cmd("ha add ga")
+    wait_for(a, "ha guests", r"^guest ga: owner a, standby b, protected", timeout=300)
+    print(f"ga protected {time.monotonic() - t0:.1f} s after `ha add`")
+    rx1, held = rtt(ns)
+    stats = a.cmd("ha guests").strip()
+    print(stats)
+    a.cmd("ha remove ga")
+    time.sleep(2)
+    rx2, after = rtt(ns)
+    print(f"OUTPUT COMMIT: ping round trip {plain:.1f} ms plain, {held:.1f} ms as an HA guest "
+          f"({rx1}/10 answered), {after:.1f} ms after `ha remove`")
+    assert rx1 == 10 and rx2 == 10
+    assert held > 50 and held > 5 * plain, (plain, held)
+    assert after < held / 3, (held, after)
