@@ -195,6 +195,9 @@ static const char *take(struct session *x, bool first, uint64_t *seq, uint64_t *
 	vm_dirty_fetch(vm, x->bm);
 	spin_lock(&g->lock);
 	*seq = ckpt_close_epoch(&g->t);
+	/* output waits for checkpoints from the first one on: frames sent before it are covered
+	 * by it, and until it is acknowledged no replica exists that could contradict them */
+	g->holding = true;
 	spin_unlock(&g->lock);
 	*uptime = vm_uptime_ns(vm);
 	x->st.len = 0;
@@ -288,9 +291,6 @@ static const char *full_copy(struct session *x)
 	if (vm_dirty_start(vm, &err) < 0)
 		return err;
 	x->dirty_on = true;
-	spin_lock(&x->g->lock);
-	x->g->holding = true; /* from now on output waits for checkpoints */
-	spin_unlock(&x->g->lock);
 	stream_out_init(&x->s, out_write, &x->o, x->recbuf, REC_BUF, NULL);
 	state_save_begin(vm, &x->s);
 	for (uint64_t p = 0; p < vm->mem.npages && !x->s.err; p += STATE_RAM_RUN)

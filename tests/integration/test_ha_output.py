@@ -1,20 +1,22 @@
 """Output commit (Remus) for an HA guest's network traffic (issue 8).
 
-Two Tern hosts (a, b of the three-host configuration: 2 of 3 votes is a quorum) on a netns
-bridge whose Linux side reaches guests through Tern's switch uplink. A Debian guest with a
+Three Tern hosts on a netns bridge whose Linux side reaches guests through Tern's switch
+uplink. A Debian guest with a
 virtio-net NIC runs on a; Linux in the namespace pings it. As an HA guest its answers leave a
 only when the checkpoint that produced them is acknowledged by the standby, so the round trip
 grows from milliseconds to about a checkpoint period; nothing is lost. After `ha remove` the
-round trip is short again.
+round trip is short again. Then the owner is killed with the guest protected again: the guest
+answers pings from its new host after a measured gap and has not rebooted.
 """
 import re
+import subprocess
 import time
 
 import pytest
 
 from netns import NetNS
 from ternhost import TernHost, guest_cmdline, image_with_conf
-from test_ha_failover import HOSTS_UP, conf, wait_for
+from test_ha_failover import HOSTS_UP, conf, wait_for, wait_on
 
 GUEST_IP = "169.254.77.50"
 EXTRA = "tern.modules=1 tern.quiet=1"
@@ -24,7 +26,7 @@ EXTRA = "tern.modules=1 tern.quiet=1"
 def pair(tmp_path_factory):
     with NetNS() as ns:
         hosts = {}
-        for n in ("a", "b"):
+        for n in ("a", "b", "c"):
             img = image_with_conf(conf(n), str(tmp_path_factory.mktemp(n)))
             hosts[n] = TernHost(f"hao-{n}", image=img, smp=2, mem=1024, netns=ns,
                                 nics=[ns.add_tap(f"tapo{n}")])
@@ -48,7 +50,7 @@ def rtt(ns, count=10):
 def test_output_waits_for_checkpoints(pair):
     hosts, ns = pair
     a = hosts["a"]
-    wait_for(a, "ha status", r"quorum: yes \(2 of 3", timeout=60)
+    wait_for(a, "ha status", r"quorum: yes \(3 of 3", timeout=60)
     out = a.cmd(f'vm create ga mem=192M kernel=vmlinuz initrd=initrd.img nic=on '
                 f'cmdline="{guest_cmdline(EXTRA)}"')
     assert "created VM ga" in out, out
@@ -60,7 +62,7 @@ def test_output_waits_for_checkpoints(pair):
     assert rx0 == 10, (rx0, plain)
     t0 = time.monotonic()
     a.cmd("ha add ga")
-    wait_for(a, "ha guests", r"^guest ga: owner a, standby b, protected", timeout=300)
+    wait_for(a, "ha guests", r"^guest ga: owner a, standby \w+, protected", timeout=300)
     print(f"ga protected {time.monotonic() - t0:.1f} s after `ha add`")
     rx1, held = rtt(ns)
     stats = a.cmd("ha guests").strip()
@@ -73,3 +75,31 @@ def test_output_waits_for_checkpoints(pair):
     assert rx1 == 10 and rx2 == 10
     assert held > 50 and held > 5 * plain, (plain, held)
     assert after < held / 3, (held, after)
+
+
+def test_networked_guest_fails_over(pair):
+    hosts, ns = pair
+    a = hosts["a"]
+    a.cmd("ha add ga")
+    m = wait_for(a, "ha guests", r"^guest ga: owner a, standby (\w+), protected", timeout=300)
+    sb = hosts[m.group(1)]
+    up = float(a.guest_run("ga", "cut -d' ' -f1 /proc/uptime").split()[-1])
+    ping = ns.popen("ping", "-D", "-i", "0.2", "-W", "1", GUEST_IP, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, text=True)
+    time.sleep(3)
+    a.kill()
+    t_kill = time.time()
+    wait_on(sb, r"ha: ga failed over to this host from a: [^\r\n]*", timeout=60)
+    print(sb.con.match.group(0))
+    time.sleep(5)
+    ping.terminate()
+    replies = [float(x) for x in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", ping.communicate()[0],
+                                           re.M)]
+    before = [t for t in replies if t < t_kill]
+    after = [t for t in replies if t > t_kill]
+    assert before and after, (before, after)
+    gap = after[0] - before[-1]
+    print(f"NETWORKED FAILOVER: last answer before the kill to first answer after: {gap:.2f} s")
+    up2 = float(sb.guest_run("ga", "cut -d' ' -f1 /proc/uptime").split()[-1])
+    assert up2 > up, (up, up2)  # the same guest, not a reboot
+    assert gap < 10, gap
