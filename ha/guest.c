@@ -232,7 +232,8 @@ int ha_guest_remove(const char *name, const char **err)
 	if (g)
 		g->stop = true; /* its thread ends the session (the standby drops the replica) */
 	for (int i = 0; i < 100 && vm && vm_find(name) == vm && vm->ha; i++)
-		thread_sleep_ns(50000000ULL); /* until it has let go of the VM (stop/destroy wait) */
+		thread_sleep_ns(
+		    50000000ULL); /* until it has let go of the VM (stop/destroy wait) */
 	return 0;
 }
 
