@@ -231,9 +231,9 @@ int ha_guest_remove(const char *name, const char **err)
 		vm->cfg.ha = false;
 	if (g)
 		g->stop = true; /* its thread ends the session (the standby drops the replica) */
+	/* until replication has let go of the VM (vm stop/destroy wait for that) */
 	for (int i = 0; i < 100 && vm && vm_find(name) == vm && vm->ha; i++)
-		thread_sleep_ns(
-		    50000000ULL); /* until it has let go of the VM (stop/destroy wait) */
+		thread_sleep_ns(50000000ULL);
 	return 0;
 }
 
