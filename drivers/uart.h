@@ -11,7 +11,16 @@
 void uart_init(uint16_t port);
 /* uart_putc: transmit one byte (waits for the holding register, bounded). */
 void uart_putc(uint16_t port, char c);
-/* uart_enable_rx_irq: interrupt on received data, routed through the IOAPIC to this CPU. */
-void uart_enable_rx_irq(uint16_t port, int irq);
+/* uart_tx_ready: the transmitter is empty (THRE): up to uart_fifo_size() bytes may be sent
+ * at once with uart_tx_burst. */
+bool uart_tx_ready(uint16_t port);
+void uart_tx_burst(uint16_t port, const char *s, size_t n);
+size_t uart_fifo_size(void);
+/* uart_set_tx_irq: interrupt (into console_tx_irq) when the transmitter empties; only once
+ * uart_enable_rx_irq has routed the line. */
+void uart_set_tx_irq(uint16_t port, bool on);
+/* uart_enable_rx_irq: interrupt on received data, routed through the IOAPIC to this CPU;
+ * false if it could not be routed. */
+bool uart_enable_rx_irq(uint16_t port, int irq);
 
 #endif

@@ -1,12 +1,14 @@
 /* The operator console on COM1; see console.h. */
 #include "kernel/console.h"
 #include "drivers/uart.h"
+#include "kernel/fmt.h"
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 
 #define RX_RING 1024
+#define TX_RING (256 * 1024) /* output waiting for the UART */
 
 static struct spinlock g_out_lock = SPINLOCK_INIT("console-out");
 static struct spinlock g_in_lock = SPINLOCK_INIT("console-in");
@@ -14,6 +16,18 @@ static struct waitq g_in_wait;
 static char g_rx[RX_RING];
 static uint32_t g_rx_head, g_rx_tail; /* free-running */
 static volatile bool g_emergency;
+
+/*
+ * Output goes through a ring that the UART drains on its transmitter-empty interrupt, so a
+ * thread that prints never waits for the serial line (115200 baud is 11.5 KB/s, and a QEMU
+ * console nobody reads never drains at all): when the ring is full, output is dropped and
+ * counted, and a marker says so. Before interrupts work (early boot) and after a panic
+ * started, output is written synchronously.
+ */
+static char g_tx[TX_RING];
+static uint32_t g_tx_head, g_tx_tail; /* free-running; under g_out_lock */
+static uint64_t g_tx_dropped, g_tx_dropped_told;
+static bool g_async;
 
 void console_init(void)
 {
@@ -27,7 +41,7 @@ void console_set_emergency(void)
 
 static char g_last; /* last byte sent, so that "\r\n" is not expanded twice */
 
-/* put_raw: bytes to the UART with a lone \n expanded to \r\n. */
+/* put_raw: bytes to the UART with a lone \n expanded to \r\n (synchronous). */
 static void put_raw(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -36,6 +50,75 @@ static void put_raw(const char *s, size_t n)
 		uart_putc(COM1_PORT, s[i]);
 		g_last = s[i];
 	}
+}
+
+/* tx_pump: move ring bytes into the UART's FIFO while it is empty; ask for an interrupt while
+ * bytes remain (g_out_lock held). */
+static void tx_pump(void)
+{
+	while (g_tx_head != g_tx_tail && uart_tx_ready(COM1_PORT)) {
+		uint32_t n = MIN(g_tx_head - g_tx_tail, (uint32_t)uart_fifo_size());
+		n = MIN(n, TX_RING - g_tx_tail % TX_RING); /* contiguous */
+		uart_tx_burst(COM1_PORT, g_tx + g_tx_tail % TX_RING, n);
+		g_tx_tail += n;
+	}
+	uart_set_tx_irq(COM1_PORT, g_tx_head != g_tx_tail);
+}
+
+/* tx_put: one byte into the ring; false if it is full. */
+static bool tx_put(char c)
+{
+	if (g_tx_head - g_tx_tail >= TX_RING)
+		return false;
+	g_tx[g_tx_head++ % TX_RING] = c;
+	return true;
+}
+
+/* queue_raw: as put_raw, into the ring (g_out_lock held); what does not fit is counted. */
+static void queue_raw(const char *s, size_t n)
+{
+	if (g_tx_dropped != g_tx_dropped_told && g_tx_head - g_tx_tail < TX_RING / 2) {
+		char m[80];
+		size_t k = fmt_snprintf(m, sizeof(m), "\r\n[console: %llu bytes dropped]\r\n",
+		                        (unsigned long long)(g_tx_dropped - g_tx_dropped_told));
+		for (size_t i = 0; i < k; i++)
+			tx_put(m[i]);
+		g_tx_dropped_told = g_tx_dropped;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool ok = true;
+		if (s[i] == '\n' && g_last != '\r')
+			ok = tx_put('\r');
+		if (ok && tx_put(s[i]))
+			g_last = s[i];
+		else
+			g_tx_dropped++;
+	}
+}
+
+/* flush_sync: the ring's bytes, synchronously (a panic prints after what came before). */
+static void flush_sync(void)
+{
+	while (g_tx_head != g_tx_tail) {
+		uart_putc(COM1_PORT, g_tx[g_tx_tail % TX_RING]);
+		g_tx_tail++;
+	}
+}
+
+void console_start_async(void)
+{
+	spin_lock(&g_out_lock);
+	g_async = true;
+	spin_unlock(&g_out_lock);
+}
+
+void console_tx_irq(void)
+{
+	if (g_emergency)
+		return;
+	spin_lock(&g_out_lock);
+	tx_pump();
+	spin_unlock(&g_out_lock);
 }
 
 /* capture_write: append to the current thread's capture buffer, if it has one. */
@@ -75,11 +158,17 @@ void console_write(const char *s, size_t n)
 	if (capture_write(s, n))
 		return;
 	if (g_emergency) {
+		flush_sync();
 		put_raw(s, n);
 		return;
 	}
 	spin_lock(&g_out_lock);
-	put_raw(s, n);
+	if (g_async) {
+		queue_raw(s, n);
+		tx_pump();
+	} else {
+		put_raw(s, n);
+	}
 	spin_unlock(&g_out_lock);
 }
 

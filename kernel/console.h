@@ -30,6 +30,11 @@ int console_getc(void);
 int console_getc_timeout(uint64_t timeout_ms);
 /* console_input: feed received bytes (from the UART interrupt). */
 void console_input(const char *s, size_t n);
+/* console_start_async: from now on output is queued and sent by the UART's transmit
+ * interrupt (once uart_enable_rx_irq routed it): printing never waits for the line. */
+void console_start_async(void);
+/* console_tx_irq: the UART can take more bytes (interrupt context). */
+void console_tx_irq(void);
 /* console_set_emergency: after a panic, write without taking the (maybe held) lock. */
 void console_set_emergency(void);
 

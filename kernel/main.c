@@ -83,7 +83,8 @@ void kmain(struct boot_info *bi)
 	sched_init_cpu();
 	sti();
 	smp_init(bi);
-	uart_enable_rx_irq(COM1_PORT, COM1_IRQ);
+	if (uart_enable_rx_irq(COM1_PORT, COM1_IRQ))
+		console_start_async(); /* output no longer waits for the serial line */
 	bootfs_init(bi);
 	pci_init();
 	wallclock_init();
