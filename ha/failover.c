@@ -93,14 +93,17 @@ int ha_probe_peers(const char *name)
 	return best;
 }
 
-/* failover_thread: wait out the fencing margin, then promote what is still orphaned. */
+/* failover_thread: wait out the fencing margin, then promote what is still orphaned. The
+ * margin counts from each owner's death, not from the view change that started this thread
+ * (an earlier one, e.g. the witness vote moving, coalesces the death's into it). */
 static void failover_thread(void *arg)
 {
 	(void)arg;
-	thread_sleep_ns(ha_failover_delay_ms() * 1000000ULL);
+	uint64_t wait = ha_failover_delay_ms();
+	thread_sleep_ns(wait * 1000000ULL);
 	g_failover_pending = false;
-	if (ha_quorate())
-		replica_promote_dead_owners();
+	while (ha_quorate() && (wait = replica_promote_dead_owners()))
+		thread_sleep_ns(wait * 1000000ULL);
 }
 
 void ha_on_view_change(void)

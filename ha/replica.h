@@ -103,8 +103,9 @@ const char *replica_session(struct ha_guest *g, const char *standby);
 void replica_receive(struct chan *ch, struct ksock *k);
 /* replica_probe_local: what this host has of VM name (REPL_*). */
 int replica_probe_local(const char *name);
-/* replica_promote_dead_owners: promote replicas whose owner is dead (quorate view). */
-void replica_promote_dead_owners(void);
+/* replica_promote_dead_owners: promote replicas whose owner is dead (quorate view) and has
+ * been for ha_failover_delay_ms(); returns the ms until the next one that still waits (0: none). */
+uint64_t replica_promote_dead_owners(void);
 /* replica_status_print: standby lines of `ha status`; how many. */
 int replica_status_print(void);
 

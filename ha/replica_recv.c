@@ -374,6 +374,24 @@ static bool owner_alive(const char *owner)
 	return false;
 }
 
+/*
+ * owner_wait_ms: how long a dead owner's replica must still wait before it may run: the
+ * failover delay counts from when the owner was declared dead (ha_detect_ms() after its last
+ * heartbeat), whatever view change woke us. 0: promote now.
+ */
+static uint64_t owner_wait_ms(const char *owner)
+{
+	struct ha_member_info m;
+	for (int i = 0; i < ha_member_count(); i++) {
+		if (ha_member_get(i, &m) < 0 || strcmp(m.name, owner))
+			continue;
+		uint64_t now = time_ns() / 1000000;
+		uint64_t at = m.last_heard_ms + ha_detect_ms() + ha_failover_delay_ms();
+		return m.last_heard_ms && at > now ? at - now : 0;
+	}
+	return 0;
+}
+
 /* serve: a replication session after the hello. */
 static const char *serve(struct chan *ch, struct ksock *k, struct replica *r, uint64_t gen,
                          struct vm *vm, uint8_t *rec, struct rbuf *rb)
@@ -516,13 +534,20 @@ static void promote(struct replica *r)
 	release(r);
 }
 
-void replica_promote_dead_owners(void)
+uint64_t replica_promote_dead_owners(void)
 {
+	uint64_t wait = 0;
 	for (int i = 0; i < VM_MAX; i++) {
 		struct replica *r = &g_rep[i];
-		if (r->used && r->state == RS_READY && ha_quorate() && !owner_alive(r->owner))
+		if (!r->used || r->state != RS_READY || !ha_quorate() || owner_alive(r->owner))
+			continue;
+		uint64_t w = owner_wait_ms(r->owner);
+		if (w)
+			wait = wait ? MIN(wait, w) : w;
+		else
 			promote(r);
 	}
+	return wait;
 }
 
 int replica_status_print(void)
