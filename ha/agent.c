@@ -4,8 +4,10 @@
  * (ha/member.c), the receive path (a UDP socket of Tern's stack, callbacks under netd.lock),
  * quorum-loss fencing, the hardware watchdog, and the ha.h API. docs/ha.md.
  *
- * Locks: g_lock protects g_c. The receive callback runs under netd.lock and takes g_lock, so
- * the order is netd.lock -> g_lock; the agent never takes netd.lock while holding g_lock.
+ * Locks: g_lock protects g_c and is taken by the agent thread and API callers only. The receive
+ * callback runs in the network daemon under netd.lock and only copies the datagram into g_rxq
+ * (its own leaf lock, a memcpy long); the agent authenticates it later under g_lock, so no
+ * crypto runs under netd.lock. The agent never takes netd.lock while holding g_lock.
  */
 #include "ha/agent.h"
 #include "drivers/i6300esb.h"
@@ -155,16 +157,76 @@ static uint64_t wall_ms(void)
 
 /* ---- datagrams ------------------------------------------------------------------------------ */
 
-/* ha_rx: a datagram on the HA port (netd context, netd.lock held): hostile input. */
+/*
+ * Received datagrams waiting for the agent: ha_rx (network daemon, netd.lock held) copies each
+ * one in with its arrival time; the agent opens them (AEAD) under g_lock. One producer, one
+ * consumer; the lock only guards head and tail. A full queue drops (counted in `ha status`).
+ */
+#define RXQ_LEN 32
+struct rx_item {
+	uint32_t src;
+	uint32_t
+	    len; /* as received; at most HB_PKT_MAX bytes are kept (longer ones are malformed) */
+	uint64_t t_ms, w_ms;
+	uint8_t pkt[HB_PKT_MAX];
+};
+static struct {
+	struct spinlock lock;
+	unsigned head, tail; /* free-running */
+	uint64_t overflow;
+	struct rx_item item[RXQ_LEN];
+} g_rxq = {.lock = SPINLOCK_INIT("ha-rxq")};
+
+/* ha_rx: a datagram on the HA port (netd context, netd.lock held): hostile input, queued as is. */
 static void ha_rx(void *arg, struct udp_sock *u, net_ip4 src, uint16_t sport, const void *data,
                   size_t len)
 {
 	(void)arg, (void)u, (void)sport;
 	if (g_frozen)
 		return;
-	spin_lock(&g_lock);
-	ha_cluster_receive(&g_c, src, data, len, now_ms(), wall_ms());
-	spin_unlock(&g_lock);
+	spin_lock(&g_rxq.lock);
+	if (g_rxq.head - g_rxq.tail >= RXQ_LEN) {
+		g_rxq.overflow++;
+		spin_unlock(&g_rxq.lock);
+		return;
+	}
+	struct rx_item *it = &g_rxq.item[g_rxq.head % RXQ_LEN];
+	spin_unlock(&g_rxq.lock);
+	/* The slot is ours until head moves: the agent reads only slots before head. */
+	it->src = src;
+	it->len = (uint32_t)MIN(len, (size_t)UINT32_MAX);
+	it->t_ms = now_ms();
+	it->w_ms = wall_ms();
+	memcpy(it->pkt, data, MIN(len, sizeof(it->pkt)));
+	spin_lock(&g_rxq.lock);
+	g_rxq.head++;
+	spin_unlock(&g_rxq.lock);
+}
+
+/* process_rx: authenticate and apply every queued datagram (agent thread), oldest first. */
+static void process_rx(void)
+{
+	for (;;) {
+		spin_lock(&g_rxq.lock);
+		struct rx_item *it =
+		    g_rxq.head != g_rxq.tail ? &g_rxq.item[g_rxq.tail % RXQ_LEN] : NULL;
+		spin_unlock(&g_rxq.lock);
+		if (!it)
+			return;
+		/* Longer than HB_PKT_MAX: only the length is looked at (hb_peek drops it). */
+		spin_lock(&g_lock);
+		ha_cluster_receive(&g_c, it->src, it->pkt, it->len, it->t_ms, it->w_ms);
+		spin_unlock(&g_lock);
+		spin_lock(&g_rxq.lock);
+		g_rxq.tail++;
+		spin_unlock(&g_rxq.lock);
+	}
+}
+
+/* ha_agent_rx_overflow: datagrams dropped because the agent had not taken the earlier ones. */
+uint64_t ha_agent_rx_overflow(void)
+{
+	return READ_ONCE(g_rxq.overflow);
 }
 
 /* One heartbeat ready to go out. */
@@ -246,6 +308,7 @@ static void agent_thread(void *arg)
 		while (g_frozen)
 			thread_sleep_ns(1000000000ull); /* a hung agent: no pets, no heartbeats */
 		esb_wdt_pet();
+		process_rx();
 		if (now_ms() >= next_send) {
 			send_heartbeats();
 			next_send = now_ms() + g_cfg.interval_ms;

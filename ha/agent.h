@@ -34,5 +34,7 @@ const struct ha_config *ha_agent_config(void);
 
 /* ha_agent_fence_stats: how many times this host fenced, and the last fence's duration. */
 void ha_agent_fence_stats(uint64_t *count, uint64_t *last_ms);
+/* ha_agent_rx_overflow: received datagrams dropped because the agent's queue was full. */
+uint64_t ha_agent_rx_overflow(void);
 
 #endif

@@ -108,6 +108,9 @@ static int cmd_status(int argc, char **argv)
 	        (unsigned long long)c->cnt.forged, (unsigned long long)c->cnt.replayed,
 	        (unsigned long long)c->cnt.malformed, (unsigned long long)c->cnt.unknown,
 	        (unsigned long long)c->cnt.stale, (unsigned long long)c->cnt.self);
+	if (ha_agent_rx_overflow())
+		kprintf("receive queue full: %llu heartbeats dropped before authentication\n",
+		        (unsigned long long)ha_agent_rx_overflow());
 	kprintf("fenced: %llu times, last took %llu ms (limit %u ms)\n", (unsigned long long)fences,
 	        (unsigned long long)last, ha_agent_config()->fence_timeout_ms);
 	kprintf("guests:\n");

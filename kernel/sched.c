@@ -114,6 +114,20 @@ void thread_wake(struct thread *t)
 		lapic_send_resched(c->apic_id);
 }
 
+/* thread_post: see sched.h. */
+void thread_post(struct thread *t)
+{
+	struct cpu *c = &cpus[t->cpu];
+	spin_lock(&c->runq_lock);
+	t->event = true;
+	bool woke = t->event_wait && wake_locked(c, t);
+	if (woke && c == this_cpu())
+		timer_rearm(c);
+	spin_unlock(&c->runq_lock);
+	if (woke && c != this_cpu())
+		lapic_send_resched(c->apic_id);
+}
+
 /* finish_switch: work that must happen after a switch, on the new thread's stack. */
 static void finish_switch(struct cpu *c)
 {
@@ -291,6 +305,39 @@ void thread_sleep_ns(uint64_t ns)
 	current()->state = T_BLOCKED;
 	block_current(rdtsc() + ns_to_tsc(ns));
 	irq_restore(flags);
+}
+
+/* thread_wait_event: see sched.h. */
+bool thread_wait_event(uint64_t deadline)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->current;
+	uint64_t flags = irq_save();
+	spin_lock(&c->runq_lock);
+	if (t->event) {
+		t->event = false;
+		spin_unlock(&c->runq_lock);
+		irq_restore(flags);
+		return true;
+	}
+	t->state = T_BLOCKED;
+	t->event_wait = true;
+	t->timed_out = false;
+	if (deadline) {
+		t->deadline = deadline;
+		t->on_sleepq = true;
+		t->sleep_next = c->sleepq;
+		c->sleepq = t;
+	}
+	spin_unlock(&c->runq_lock);
+	schedule();
+	spin_lock(&c->runq_lock);
+	t->event_wait = false;
+	bool got = t->event;
+	t->event = false;
+	spin_unlock(&c->runq_lock);
+	irq_restore(flags);
+	return got;
 }
 
 /* waitq_wait: condition-variable wait; see sched.h. */

@@ -27,6 +27,7 @@ struct thread {
 	struct thread *all_next;   /* list of all threads */
 	volatile int state;        /* enum thread_state */
 	bool on_runq, on_sleepq, timed_out;
+	bool event, event_wait; /* thread_post / thread_wait_event */
 	int cpu;
 	int id;
 	uint64_t deadline; /* TSC deadline while blocked with a timeout, else 0 */
@@ -81,6 +82,16 @@ void waitq_wake_all(struct waitq *wq);
 
 /* thread_wake: make a blocked thread runnable (any CPU, any context). */
 void thread_wake(struct thread *t);
+/*
+ * thread_post: give t an event (any CPU, any context, no lock needed); wakes t if it waits in
+ * thread_wait_event. Events do not count: several posts before a wait are one event.
+ * thread_wait_event: the current thread sleeps until it has an event or the TSC reaches
+ * deadline (0 = never); consumes the event; false on timeout. A post that arrives while the
+ * thread is not waiting is kept, so no wake-up is lost and the poster takes no lock of the
+ * waiter's (a lock-free alternative to a waitq for a single consumer thread).
+ */
+void thread_post(struct thread *t);
+bool thread_wait_event(uint64_t deadline);
 /* sched_timer_irq: the per-CPU timer interrupt: wake expired sleepers, end time slices. */
 void sched_timer_irq(void);
 /* sched_irq_exit: called when an interrupt returns to thread context; may switch threads. */

@@ -83,11 +83,10 @@ static void ring_pop(struct br_ring *r)
 	spin_unlock(&br.lock);
 }
 
-/* wake_locked: the daemon has bridge work; netd.lock held. */
+/* wake_locked: the daemon has bridge work (netd.lock held; netd_kick takes no lock). */
 static void wake_locked(void)
 {
-	netd.work = true;
-	waitq_wake_all(&netd.wq);
+	netd_kick();
 }
 
 /* uplink_rx: the switch sends a frame out of the uplink (switch lock held: queue it). */
@@ -196,6 +195,9 @@ static int drain_to_switch(void)
 {
 	int n = 0;
 	struct br_frame *f;
+	if (!ring_peek(&br.to_sw))
+		return 0; /* nothing to do: keep netd.lock (dropping it every round invites
+		             spinning) */
 	spin_unlock(&netd.lock);
 	while (n < BR_BUDGET && (f = ring_peek(&br.to_sw))) {
 		struct vsw_iov v = {f->data, f->len};

@@ -26,13 +26,13 @@ bool netd_ready(void)
 	return netd.stack != NULL;
 }
 
-/* kick: wake the daemon (netd.lock held or not: waitq_wake_all needs it held). */
+/* netd_kick: wake the daemon without its lock (thread_post), so NIC interrupts on another CPU
+ * and threads that hold netd.lock can kick it and never spin on netd.lock for it. */
 void netd_kick(void)
 {
-	spin_lock(&netd.lock);
-	netd.work = true;
-	waitq_wake_all(&netd.wq);
-	spin_unlock(&netd.lock);
+	struct thread *t = __atomic_load_n(&netd.thread, __ATOMIC_ACQUIRE);
+	if (t)
+		thread_post(t);
 }
 
 static void nic_kick_cb(void *owner)
@@ -144,7 +144,9 @@ static int poll_all(uint64_t now)
 	return work;
 }
 
-/* netd_main: poll, then sleep until a NIC interrupt, a timer, or the polling interval. */
+/* netd_main: poll, then sleep until a kick (NIC interrupt, new work), a timer, or the polling
+ * interval. Kicks are events of this thread (thread_post), so one that comes while it polls
+ * is not lost and the kicker never waits for netd.lock. */
 static void netd_main(void *arg)
 {
 	(void)arg;
@@ -153,7 +155,6 @@ static void netd_main(void *arg)
 		polled |= !netd.nic[i]->has_irq;
 	spin_lock(&netd.lock);
 	for (;;) {
-		netd.work = false;
 		uint64_t now = netd_now_us();
 		int work = poll_all(now);
 		if (work) {
@@ -171,8 +172,9 @@ static void netd_main(void *arg)
 		uint64_t deadline = 0;
 		if (next != UINT64_MAX)
 			deadline = rdtsc() + ns_to_tsc((next > now ? next - now : 0) * 1000);
-		if (!netd.work)
-			waitq_wait(&netd.wq, &netd.lock, deadline);
+		spin_unlock(&netd.lock);
+		thread_wait_event(deadline);
+		spin_lock(&netd.lock);
 	}
 }
 
@@ -216,7 +218,8 @@ void netd_start(void)
 	netconf_apply();
 	bridge_start();
 	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
-	netd.thread = thread_create("net", netd_main, NULL, cpu);
+	__atomic_store_n(&netd.thread, thread_create("net", netd_main, NULL, cpu),
+	                 __ATOMIC_RELEASE);
 	if (netd.nifs == 0)
 		klog("net: no network interface found");
 }

@@ -28,9 +28,7 @@ struct netd_txq {
 struct netd {
 	struct spinlock lock;
 	struct net_stack *stack;
-	struct thread *thread;
-	struct waitq wq; /* the daemon sleeps here */
-	volatile bool work;
+	struct thread *thread; /* the daemon; netd_kick posts it an event (no lock) */
 	int nifs;
 	struct netif nif[NETD_MAX_IFS];
 	struct nic *nic[NETD_MAX_IFS];
