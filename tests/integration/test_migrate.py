@@ -131,9 +131,9 @@ def test_dirtying_guest_converges(cluster):
     status = a.cmd("migrate status")
     assert re.search(r"^g1\s+out\s+b\s+done", status, re.M), status
     b.attach("g1")
-    b.expect(r"TERN-DIRTY hold ok round=(\d+)", timeout=60)
+    b.expect(r"TERN-DIRTY hold ok round=(\d+) sum=", timeout=60)
     r1 = int(b.con.match.group(1))
-    b.expect(r"TERN-DIRTY hold ok round=(\d+)", timeout=60)
+    b.expect(r"TERN-DIRTY hold ok round=(\d+) sum=", timeout=60)
     assert int(b.con.match.group(1)) > r1  # still verifying, still intact
     b.send("kill %1 %2\r")
     b.detach()
