@@ -41,6 +41,7 @@ static struct ha_cluster g_c;
 static bool g_running;
 static volatile bool g_frozen;
 static struct udp_sock *g_sock;
+static struct thread *g_agent; /* the agent thread: ha_rx posts it an event */
 static uint64_t g_fences, g_last_fence_ms;
 
 /* ---- tern.conf ------------------------------------------------------------------------------ */
@@ -159,10 +160,11 @@ static uint64_t wall_ms(void)
 
 /*
  * Received datagrams waiting for the agent: ha_rx (network daemon, netd.lock held) copies each
- * one in with its arrival time; the agent opens them (AEAD) under g_lock. One producer, one
- * consumer; the lock only guards head and tail. A full queue drops (counted in `ha status`).
+ * one in with its arrival time and posts the agent an event (no lock); the agent opens them
+ * (AEAD) under g_lock. One producer, one consumer; the lock only guards head and tail. A full
+ * queue (a burst faster than the agent) drops (counted in `ha status`).
  */
-#define RXQ_LEN 32
+#define RXQ_LEN 64
 struct rx_item {
 	uint32_t src;
 	uint32_t
@@ -201,6 +203,9 @@ static void ha_rx(void *arg, struct udp_sock *u, net_ip4 src, uint16_t sport, co
 	spin_lock(&g_rxq.lock);
 	g_rxq.head++;
 	spin_unlock(&g_rxq.lock);
+	struct thread *t = __atomic_load_n(&g_agent, __ATOMIC_ACQUIRE);
+	if (t)
+		thread_post(t);
 }
 
 /* process_rx: authenticate and apply every queued datagram (agent thread), oldest first. */
@@ -293,7 +298,8 @@ static void agent_step(bool *was_quorate)
 		ha_on_view_change();
 }
 
-/* agent_thread: heartbeat every interval, tick 4 times per interval, pet the watchdog. */
+/* agent_thread: heartbeat every interval, tick 4 times per interval, pet the watchdog; take
+ * received datagrams as they come (ha_rx posts an event). */
 static void agent_thread(void *arg)
 {
 	(void)arg;
@@ -304,17 +310,22 @@ static void agent_thread(void *arg)
 		esb_wdt_start(g_cfg.fence_timeout_ms);
 		klog("ha: watchdog armed, %u ms", esb_wdt_timeout_ms());
 	}
+	uint64_t next_tick = rdtsc();
 	for (;;) {
 		while (g_frozen)
 			thread_sleep_ns(1000000000ull); /* a hung agent: no pets, no heartbeats */
-		esb_wdt_pet();
 		process_rx();
+		if (rdtsc() < next_tick) {
+			thread_wait_event(next_tick);
+			continue;
+		}
+		esb_wdt_pet();
 		if (now_ms() >= next_send) {
 			send_heartbeats();
 			next_send = now_ms() + g_cfg.interval_ms;
 		}
 		agent_step(&was_quorate);
-		thread_sleep_ns(tick_ns);
+		next_tick = rdtsc() + ns_to_tsc(tick_ns);
 	}
 }
 
@@ -377,8 +388,10 @@ void ha_agent_start(void)
 		return;
 	}
 	int cpu = ncpus > 1 && cpus[1].online ? 1 : 0;
-	if (!thread_create("ha-agent", agent_thread, NULL, cpu))
+	struct thread *t = thread_create("ha-agent", agent_thread, NULL, cpu);
+	if (!t)
 		panic("ha: cannot start the agent thread");
+	__atomic_store_n(&g_agent, t, __ATOMIC_RELEASE);
 	g_running = true;
 	klog("ha: agent on UDP port %u: %d voters%s, heartbeat %u ms, dead after %u misses",
 	     g_cfg.port, g_c.total_votes, g_cfg.witness ? " (witness included)" : "",
