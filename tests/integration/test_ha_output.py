@@ -15,10 +15,11 @@ import time
 import pytest
 
 from netns import NetNS
-from ternhost import TernHost, guest_cmdline, image_with_conf
+from ternhost import ROOT, TernHost, guest_cmdline, image_with_conf
 from test_ha_failover import HOSTS_UP, conf, wait_for, wait_on
 
 GUEST_IP = "169.254.77.50"
+TCPCLI = f"{ROOT}/build/guest/bin/tern-tcpcli"
 EXTRA = "tern.modules=1 tern.quiet=1"
 
 
@@ -84,6 +85,13 @@ def test_networked_guest_fails_over(pair):
     m = wait_for(a, "ha guests", r"^guest ga: owner a, standby (\w+), protected", timeout=300)
     sb = hosts[m.group(1)]
     up = float(a.guest_run("ga", "cut -d' ' -f1 /proc/uptime").split()[-1])
+    # a TCP client streaming from the guest: it may survive the failover or see a clean reset,
+    # but must never receive data from a future that was lost (tern-tcpcli checks sequence)
+    out = a.guest_run("ga", "(tern-tcpsrv -p 7779 -r 64 -1 > /tmp/srv.log 2>&1 &) ; echo rc=$?")
+    assert "rc=0" in out, out
+    time.sleep(1)
+    cli = ns.popen(TCPCLI, "-w", "30", "-i", "0", GUEST_IP, "7779", stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, text=True)
     ping = ns.popen("ping", "-D", "-i", "0.2", "-W", "1", GUEST_IP, stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL, text=True)
     time.sleep(3)
@@ -93,6 +101,17 @@ def test_networked_guest_fails_over(pair):
     print(sb.con.match.group(0))
     time.sleep(5)
     ping.terminate()
+    cli.send_signal(subprocess.signal.SIGINT)
+    try:
+        verdict_text = cli.communicate(timeout=60)[0]
+    finally:
+        cli.kill()
+    verdict = re.search(r"TERN-TCPCLI (PASS|FAIL) [^\n]*", verdict_text)
+    assert verdict, verdict_text
+    print("TCP CLIENT ACROSS FAILOVER:", verdict.group(0))
+    assert "gaps=0 corrupt=0" in verdict.group(0), verdict.group(0)
+    assert verdict.group(1) == "PASS" or re.search(r"reason=(reset|eof)", verdict.group(0)), \
+        verdict.group(0)
     replies = [float(x) for x in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", ping.communicate()[0],
                                            re.M)]
     before = [t for t in replies if t < t_kill]
