@@ -2,6 +2,7 @@
 #include "kernel/console.h"
 #include "drivers/uart.h"
 #include "kernel/fmt.h"
+#include "kernel/panic.h"
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
@@ -152,8 +153,28 @@ void console_capture_end(void)
 	current()->capture = NULL;
 }
 
-/* console_write: serialised output (lock-free once a panic started). */
-void console_write(const char *s, size_t n)
+/*
+ * The shell's line in progress: a log line from another thread must not split what the
+ * operator is typing (or a script's echoed command), so it erases the line, prints, and
+ * redraws the prompt and line after itself, as readline-style editors do.
+ */
+static char g_edit[CONSOLE_EDIT_MAX];
+static size_t g_edit_len; /* 0: no line is being edited; under g_out_lock */
+
+/* out_locked: bytes to the UART ring, or straight out before interrupts (g_out_lock held). */
+static void out_locked(const char *s, size_t n)
+{
+	if (g_async) {
+		queue_raw(s, n);
+		tx_pump();
+	} else {
+		put_raw(s, n);
+	}
+}
+
+/* write_common: serialised output, with the edit line taken down and put back around it if
+ * `interrupting` (lock-free once a panic started). */
+static void write_common(const char *s, size_t n, bool interrupting)
 {
 	if (capture_write(s, n))
 		return;
@@ -162,13 +183,38 @@ void console_write(const char *s, size_t n)
 		put_raw(s, n);
 		return;
 	}
+	static const char erase[] = "\r\x1b[K"; /* column 0, erase to end of line (ECMA-48 EL) */
 	spin_lock(&g_out_lock);
-	if (g_async) {
-		queue_raw(s, n);
-		tx_pump();
-	} else {
-		put_raw(s, n);
+	bool redraw = interrupting && g_edit_len;
+	if (redraw)
+		out_locked(erase, sizeof(erase) - 1);
+	out_locked(s, n);
+	if (redraw)
+		out_locked(g_edit, g_edit_len);
+	spin_unlock(&g_out_lock);
+}
+
+void console_write(const char *s, size_t n)
+{
+	write_common(s, n, false);
+}
+
+void console_write_log(const char *s, size_t n)
+{
+	write_common(s, n, true);
+}
+
+void console_edit_write(const char *echo, size_t n, const char *redraw, size_t rn)
+{
+	ASSERT(rn <= sizeof(g_edit));
+	if (g_emergency) {
+		put_raw(echo, n);
+		return;
 	}
+	spin_lock(&g_out_lock);
+	out_locked(echo, n);
+	memcpy(g_edit, redraw, rn);
+	g_edit_len = rn;
 	spin_unlock(&g_out_lock);
 }
 

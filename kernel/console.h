@@ -11,6 +11,13 @@
 void console_init(void);
 /* console_write: raw bytes to the console (\n becomes \r\n). */
 void console_write(const char *s, size_t n);
+/* console_write_log: a log line that may arrive while the shell is editing a line: the line
+ * is erased, the message written, and the prompt and line redrawn after it. */
+void console_write_log(const char *s, size_t n);
+/* console_edit_write: the shell's echo bytes, plus the bytes that redraw the line being
+ * edited from column 0 (rn = 0 when no line is being edited, e.g. a command runs). */
+#define CONSOLE_EDIT_MAX 1280
+void console_edit_write(const char *echo, size_t n, const char *redraw, size_t rn);
 /* console_puts: a NUL-terminated string. */
 void console_puts(const char *s);
 /* console_write_text: untrusted text with control characters replaced by '?'. */

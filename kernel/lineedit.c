@@ -17,18 +17,28 @@ static void outs(struct lineedit *le, const char *s)
 	out(le, s, strlen(s));
 }
 
-/* refresh: redraw prompt and line, clear the rest, put the cursor back at pos. */
+/* le_redraw: the bytes that redraw prompt and line from column 0, clear the rest of the
+ * terminal line and put the cursor back at pos; returns their length (at most cap). */
+size_t le_redraw(const struct lineedit *le, char *buf, size_t cap)
+{
+	char seq[16] = "";
+	if (le->len > le->pos)
+		fmt_snprintf(seq, sizeof(seq), "\x1b[%uD", (unsigned)(le->len - le->pos));
+	const char *parts[] = {"\r", le->prompt, NULL, "\x1b[K", seq};
+	size_t n = 0;
+	for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
+		const char *s = p == 2 ? le->buf : parts[p];
+		size_t len = p == 2 ? le->len : strlen(s);
+		for (size_t i = 0; i < len && n < cap; i++)
+			buf[n++] = s[i];
+	}
+	return n;
+}
+
+/* refresh: redraw prompt and line into the terminal output. */
 static void refresh(struct lineedit *le)
 {
-	outs(le, "\r");
-	outs(le, le->prompt);
-	out(le, le->buf, le->len);
-	outs(le, "\x1b[K");
-	if (le->len > le->pos) {
-		char seq[16];
-		fmt_snprintf(seq, sizeof(seq), "\x1b[%uD", (unsigned)(le->len - le->pos));
-		outs(le, seq);
-	}
+	le->out_len += le_redraw(le, le->out + le->out_len, LE_OUT_MAX - le->out_len);
 }
 
 void le_init(struct lineedit *le, const char *prompt)

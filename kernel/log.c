@@ -43,7 +43,7 @@ static void vlog(bool echo, const char *fmt, va_list ap)
 	ring_append(buf, len);
 	spin_unlock(&g_lock);
 	if (echo)
-		console_write(buf, len);
+		console_write_log(buf, len);
 }
 
 void klog(const char *fmt, ...)

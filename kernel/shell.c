@@ -79,22 +79,32 @@ bool shell_interrupted(void)
 	return false;
 }
 
+/* echo: send the editor's output; while a line is being edited, tell the console how to
+ * redraw it (so that log lines from other threads do not split it). */
+static void echo(bool editing)
+{
+	static char redraw[CONSOLE_EDIT_MAX];
+	_Static_assert(LE_LINE_MAX + 64 <= CONSOLE_EDIT_MAX, "redraw buffer");
+	size_t rn = editing ? le_redraw(&g_le, redraw, sizeof(redraw)) : 0;
+	console_edit_write(g_le.out, g_le.out_len, redraw, rn);
+}
+
 /* shell_main: prompt, edit, run, forever. */
 void shell_main(void *arg)
 {
 	(void)arg;
 	le_init(&g_le, SHELL_PROMPT);
 	le_prompt(&g_le);
-	console_write(g_le.out, g_le.out_len);
+	echo(true);
 	for (;;) {
 		int ev = le_feed(&g_le, (char)console_getc());
-		console_write(g_le.out, g_le.out_len);
+		echo(ev == LE_NONE);
 		if (ev == LE_NONE)
 			continue;
 		if (ev == LE_DONE)
 			shell_run_line(g_le.line);
 		le_prompt(&g_le);
-		console_write(g_le.out, g_le.out_len);
+		echo(true);
 	}
 }
 
