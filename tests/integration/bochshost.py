@@ -25,7 +25,7 @@ import time
 import pexpect
 import pexpect.fdpexpect
 
-from ternhost import IMAGE, PROMPT, ROOT, TernHost
+from ternhost import IMAGE, LIVE, PROMPT, ROOT, TernHost
 
 BOCHS_SH = os.path.join(ROOT, "tools", "bochs.sh")
 
@@ -68,6 +68,7 @@ class BochsHost(TernHost):
     def start(self):
         """Start Bochs and connect to its COM1 server (Bochs waits for us before running)."""
         self.started_at = time.monotonic()
+        LIVE.add(self)
         port = free_port()
         env = dict(os.environ, BOCHS_DIR=self.dir, BOCHS_CPU=self.cpu,
                    BOCHS_MEM=str(self.mem), BOCHS_IPS=str(self.ips), BOCHS_LOG=self.bochs_log)

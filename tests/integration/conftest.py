@@ -5,7 +5,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ternhost import TernHost, start_hosts, stop_hosts  # noqa: E402
+from ternhost import LIVE, TernHost, start_hosts, stop_hosts  # noqa: E402
 
 
 @pytest.fixture
@@ -31,3 +31,10 @@ def host(request):
     start_hosts([h])
     yield h
     h.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_leftover_hosts():
+    """Stop hosts a module left running (e.g. when a fixture failed before its teardown)."""
+    yield
+    stop_hosts(list(LIVE))

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from netns import PEER_IP, NetNS
-from ternhost import ROOT, TernHost, guest_cmdline, image_with_conf
+from ternhost import ROOT, TernHost, guest_cmdline, image_with_conf, stop_hosts
 
 KEY = "hex:" + "3c" * 32
 WRONG_KEY = "hex:" + "c3" * 32
@@ -38,13 +38,16 @@ def make_host(name, ns, tmp, ip, other, other_ip):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     with NetNS() as ns:
-        a = make_host("a", ns, tmp_path_factory.mktemp("a"), A_IP, "b", B_IP)
-        b = make_host("b", ns, tmp_path_factory.mktemp("b"), B_IP, "a", A_IP)
-        a.boot()
-        b.boot()
-        yield a, b, ns
-        a.stop()
-        b.stop()
+        hosts = []
+        try:
+            hosts.append(make_host("a", ns, tmp_path_factory.mktemp("a"), A_IP, "b", B_IP))
+            hosts.append(make_host("b", ns, tmp_path_factory.mktemp("b"), B_IP, "a", A_IP))
+            a, b = hosts
+            a.boot()
+            b.boot()
+            yield a, b, ns
+        finally:
+            stop_hosts(hosts)
 
 
 def migrate(src, vm, dst, args="", timeout=600):

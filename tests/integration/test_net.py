@@ -32,12 +32,14 @@ def tern(request, ns):
     tap = f"tap{model[:6].replace('-', '')}"
     h = TernHost(f"net-{model}", smp=2, mem=512, netns=ns, nics=[ns.add_tap(tap)],
                  nic_model=model)
-    h.start()
-    h.boot()
-    out = h.cmd(f"ip addr {TERN_IP}/24")
-    assert f"inet {TERN_IP}/24" in out, out
-    yield h
-    h.stop()
+    try:  # a host whose set-up failed must not stay up holding TERN_IP for the next model
+        h.start()
+        h.boot()
+        out = h.cmd(f"ip addr {TERN_IP}/24")
+        assert f"inet {TERN_IP}/24" in out, out
+        yield h
+    finally:
+        h.stop()
 
 
 def test_nic_found(tern):

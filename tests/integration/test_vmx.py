@@ -38,9 +38,11 @@ ANY_LINE = r"[^\r\n]*"
 @pytest.fixture(scope="module")
 def bx():
     h = BochsHost("vmx", image=os.environ.get("TERN_BOCHS_IMAGE", IMAGE))
-    h.boot()
-    yield h
-    h.stop()
+    try:
+        h.boot()
+        yield h
+    finally:
+        h.stop()
 
 
 def create(host, name, cmdline, mem="64M", vcpus=1, kernel="tguest", initrd=""):
