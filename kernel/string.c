@@ -2,11 +2,20 @@
 #include "kernel/string.h"
 
 #ifndef TERN_HOST
+/*
+ * memcpy and memset move 8-byte words with rep movsq/stosq and only the 0-7 byte tail with
+ * rep movsb/stosb (the classic x86-64 form, as Linux uses on CPUs without ERMSB/FSRM). On
+ * hardware this is as fast as rep movsb for large copies; QEMU's TCG runs string
+ * instructions one element per iteration, so words make every copy up to 8x faster there.
+ */
+
 /* memcpy: copy n bytes, regions must not overlap. */
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+	size_t words = n / 8, tail = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(tail) : : "memory");
 	return ret;
 }
 
@@ -24,11 +33,14 @@ void *memmove(void *dst, const void *src, size_t n)
 	return dst;
 }
 
-/* memset: fill n bytes with c. */
+/* memset: fill n bytes with c (see memcpy for the word form). */
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ULL;
+	size_t words = n / 8, tail = n % 8;
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(tail) : "a"(pattern) : "memory");
 	return ret;
 }
 
