@@ -10,7 +10,7 @@
  */
 
 /* memcpy: copy n bytes, regions must not overlap. */
-void *memcpy(void *dst, const void *src, size_t n)
+void *(memcpy)(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
 	size_t words = n / 8, tail = n % 8;
@@ -34,7 +34,7 @@ void *memmove(void *dst, const void *src, size_t n)
 }
 
 /* memset: fill n bytes with c (see memcpy for the word form). */
-void *memset(void *dst, int c, size_t n)
+void *(memset)(void *dst, int c, size_t n)
 {
 	void *ret = dst;
 	uint64_t pattern = (uint8_t)c * 0x0101010101010101ULL;
@@ -45,7 +45,7 @@ void *memset(void *dst, int c, size_t n)
 }
 
 /* memcmp: compare n bytes. */
-int memcmp(const void *a, const void *b, size_t n)
+int(memcmp)(const void *a, const void *b, size_t n)
 {
 	const unsigned char *x = a, *y = b;
 	for (size_t i = 0; i < n; i++)

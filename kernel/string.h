@@ -21,6 +21,15 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 char *strrchr(const char *s, int c);
+/*
+ * -ffreestanding implies -fno-builtin, so without these every memcpy(&v, p, 8) that loads a
+ * word (checksums, ciphers, stream parsers) would be a function call. The builtins inline
+ * small constant sizes as plain moves and call the functions above for the rest (string.c
+ * defines them with parenthesised names, which these function-like macros leave alone).
+ */
+#define memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define memset(d, c, n) __builtin_memset((d), (c), (n))
+#define memcmp(a, b, n) __builtin_memcmp((a), (b), (n))
 #endif
 
 /* strlcpy: copy at most size-1 bytes and always NUL-terminate; returns strlen(src). */
