@@ -48,7 +48,8 @@ struct migration {
 	struct ram_stats ram; /* pages sent: zero, raw, compressed */
 	uint64_t rounds_bytes[MIG_MAX_ROUNDS + 2];
 	uint64_t disk_bytes; /* disk data in the last pre-copy round (deltas) */
-	uint64_t dirty_rate; /* bytes per second dirtied, last round */
+	uint64_t ratio;      /* per mille: the last round's compressed size of its pages */
+	uint64_t dirty_rate; /* bytes per second dirtied (as compressed), last round */
 	uint64_t throughput; /* bytes per second sent, last round */
 	uint64_t est_downtime_ms;
 	int throttle;

@@ -143,11 +143,11 @@ static void progress(struct migration *m)
 {
 	kprintf(
 	    "migrate %s: round %d, %llu/%llu MiB sent, dirty %llu MiB/s, throughput %llu MiB/s, "
-	    "estimated downtime %llu ms%s",
+	    "pages compressed to %llu%%, estimated downtime %llu ms%s",
 	    m->vm_name, m->round, (unsigned long long)(m->bytes_sent >> 20),
 	    (unsigned long long)(m->ram_bytes >> 20), (unsigned long long)(m->dirty_rate >> 20),
-	    (unsigned long long)(m->throughput >> 20), (unsigned long long)m->est_downtime_ms,
-	    m->throttle ? "" : "\n");
+	    (unsigned long long)(m->throughput >> 20), (unsigned long long)(m->ratio / 10),
+	    (unsigned long long)m->est_downtime_ms, m->throttle ? "" : "\n");
 	if (m->throttle)
 		kprintf(", vCPUs throttled %d%%\n", m->throttle);
 }
@@ -164,6 +164,7 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 		bitmap_clear(bm, p);
 	for (m->round = 0;; m->round++) {
 		uint64_t t0 = time_ns(), b0 = m->bytes_sent;
+		struct ram_stats r0 = m->ram;
 		o->window_start = t0, o->window_bytes = 0;
 		if (send_pages(s, o, vm, bm) < 0)
 			return -1;
@@ -181,8 +182,11 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 			m->rounds_bytes[m->round] = m->bytes_sent - b0;
 		memset(bm, 0, words * 8);
 		uint64_t dirty = vm_dirty_fetch(vm, bm);
-		/* a disk's next delta is guessed as large as its last one */
-		uint64_t dirty_bytes = bitmap_count(bm, vm->mem.npages) * 4096 + m->disk_bytes;
+		/* the dirty pages will compress as this round's did; a disk's next delta is
+		 * guessed as large as its last one (bytes on the wire, as the throughput) */
+		m->ratio = ramrec_ratio(&r0, &m->ram);
+		uint64_t dirty_bytes =
+		    bitmap_count(bm, vm->mem.npages) * 4096 * m->ratio / 1000 + m->disk_bytes;
 		m->dirty_rate = dirty_bytes * 1000000000ULL / dt;
 		uint64_t bw = MAX(m->throughput, 1ULL << 20);
 		m->est_downtime_ms = dirty_bytes * 1000 / bw;

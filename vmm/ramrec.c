@@ -97,6 +97,14 @@ int ramrec_write(struct stream_out *s, struct ram_enc *e, uint64_t first, uint32
 	return s->err;
 }
 
+uint64_t ramrec_ratio(const struct ram_stats *a, const struct ram_stats *b)
+{
+	uint64_t pages = (b->raw + b->lz) - (a->raw + a->lz);
+	uint64_t wire =
+	    (b->raw - a->raw) * PAGE + (b->lz_bytes - a->lz_bytes) + 2 * (b->lz - a->lz);
+	return pages ? wire * 1000 / (pages * PAGE) : 1000;
+}
+
 /* run_header: first and count of a record of either version, checked against the guest. */
 static const char *run_header(const uint8_t *rec, uint32_t len, uint64_t npages, uint64_t *first,
                               uint32_t *count)

@@ -62,6 +62,9 @@ void ramrec_enc_init(struct ram_enc *e, uint64_t (*clock)(void));
 /* ramrec_write: pages e->src[0..count) (guest pages first..first+count-1), count <=
  * RAMREC_MAX_PAGES, as version-2 records; returns s->err. */
 int ramrec_write(struct stream_out *s, struct ram_enc *e, uint64_t first, uint32_t count);
+/* ramrec_ratio: how many bytes per 1000 of page data the non-zero pages counted from a to b
+ * took in the records (1000 if there were none): the compression of a round. */
+uint64_t ramrec_ratio(const struct ram_stats *a, const struct ram_stats *b);
 /* ramrec_load: check a RAM record of either version against a guest of npages pages, then
  * write its pages through page(); NULL or why it is malformed. A block that fails to
  * decompress is found only while writing: some pages may have changed by then. */

@@ -129,6 +129,11 @@ static void test_roundtrip(void **state)
 	assert_int_equal(g_enc.st.lz, NPAGES - NPAGES / 5 - random);
 	assert_true(g_enc.st.lz_bytes < g_enc.st.lz * PAGE * 7 / 10);
 	assert_true(recs > 3);
+	struct ram_stats none = {0};
+	uint64_t wire = random * PAGE + g_enc.st.lz_bytes + 2 * g_enc.st.lz;
+	assert_int_equal(ramrec_ratio(&none, &g_enc.st),
+	                 wire * 1000 / ((NPAGES - NPAGES / 5) * PAGE));
+	assert_int_equal(ramrec_ratio(&g_enc.st, &g_enc.st), 1000);
 	assert_true(k.len < (random * PAGE + g_enc.st.lz_bytes) * 101 / 100);
 	/* loading over a dirty guest clears its zero pages too */
 	memset(g.mem, 0xee, NPAGES * PAGE);
