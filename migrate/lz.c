@@ -78,6 +78,7 @@ static size_t match_len(const uint8_t *a, const uint8_t *b, size_t limit)
 	return n;
 }
 
+/* lz_table_init: every slot at position 0. */
 void lz_table_init(struct lz_table *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -140,6 +141,7 @@ static void copy_match(uint8_t *d, size_t off, size_t len)
 	}
 }
 
+/* lz_decompress: sequence by sequence, each count checked before it is used. */
 bool lz_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t want)
 {
 	size_t ip = 0, op = 0;

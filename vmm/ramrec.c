@@ -8,6 +8,7 @@
 
 #define PAGE 4096
 
+/* ramrec_enc_init: zero counts, an empty hash table. */
 void ramrec_enc_init(struct ram_enc *e, uint64_t (*clock)(void))
 {
 	memset(e, 0, sizeof(*e));
@@ -97,6 +98,7 @@ int ramrec_write(struct stream_out *s, struct ram_enc *e, uint64_t first, uint32
 	return s->err;
 }
 
+/* ramrec_ratio: record bytes (LZ blocks with their lengths, raw pages) per 1000 page bytes. */
 uint64_t ramrec_ratio(const struct ram_stats *a, const struct ram_stats *b)
 {
 	uint64_t pages = (b->raw + b->lz) - (a->raw + a->lz);
@@ -205,6 +207,7 @@ static const char *load_v2(const uint8_t *rec, uint32_t len, uint64_t first, uin
 	return NULL;
 }
 
+/* ramrec_load: the shared header, then the version's own checks and writes. */
 const char *ramrec_load(uint16_t version, const uint8_t *rec, uint32_t len, uint64_t npages,
                         ram_page_fn page, void *ctx)
 {

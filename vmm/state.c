@@ -327,6 +327,7 @@ static int save_ram_v1(struct stream_out *s, struct vm *vm, uint64_t first, uint
 	return s->err;
 }
 
+/* state_save_ram_run: version 2 through the encoder, or version 1 without one. */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
                        struct ram_enc *enc)
 {
