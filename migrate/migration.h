@@ -13,6 +13,7 @@
 
 #include "kernel/compiler.h"
 #include "migrate/channel.h"
+#include "vmm/ramrec.h"
 
 struct vm;
 
@@ -42,11 +43,13 @@ struct migration {
 	bool verify; /* send per-chunk RAM checksums for the destination to compare */
 	volatile int phase;
 	int round;
-	uint64_t ram_bytes;  /* guest RAM size */
-	uint64_t bytes_sent; /* on the wire */
-	uint64_t pages_sent, zero_pages, rounds_bytes[MIG_MAX_ROUNDS + 2];
+	uint64_t ram_bytes;   /* guest RAM size */
+	uint64_t bytes_sent;  /* on the wire */
+	struct ram_stats ram; /* pages sent: zero, raw, compressed */
+	uint64_t rounds_bytes[MIG_MAX_ROUNDS + 2];
 	uint64_t disk_bytes; /* disk data in the last pre-copy round (deltas) */
-	uint64_t dirty_rate; /* bytes per second dirtied, last round */
+	uint64_t ratio;      /* per mille: the last round's compressed size of its pages */
+	uint64_t dirty_rate; /* bytes per second dirtied (as compressed), last round */
 	uint64_t throughput; /* bytes per second sent, last round */
 	uint64_t est_downtime_ms;
 	int throttle;

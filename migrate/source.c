@@ -81,6 +81,7 @@ struct mig_out {
 	uint8_t *buf;
 	size_t len;
 	uint64_t window_start, window_bytes; /* for the bandwidth limit */
+	struct ram_enc *enc;                 /* compresses the RAM pages going out */
 };
 
 /* flush: send the buffered stream bytes as one message, pacing to the bandwidth limit. */
@@ -122,16 +123,16 @@ static int out_write(void *ctx, const void *buf, size_t len)
 }
 
 /* send_pages: every page set in bm as RAM records (runs of consecutive pages). */
-static int send_pages(struct stream_out *s, struct vm *vm, const uint64_t *bm, struct migration *m)
+static int send_pages(struct stream_out *s, struct mig_out *o, struct vm *vm, const uint64_t *bm)
 {
 	uint64_t n = vm->mem.npages;
 	for (uint64_t p = bitmap_next_set(bm, n, 0); p < n;) {
 		uint64_t q = p;
 		while (q + 1 < n && q + 1 - p < STATE_RAM_RUN && bitmap_test(bm, q + 1))
 			q++;
-		if (state_save_ram_run(s, vm, p, (uint32_t)(q - p + 1), &m->zero_pages) < 0)
+		if (state_save_ram_run(s, vm, p, (uint32_t)(q - p + 1), o->enc) < 0)
 			return -1;
-		m->pages_sent += q - p + 1;
+		o->m->ram = o->enc->st;
 		p = bitmap_next_set(bm, n, q + 1);
 	}
 	return s->err;
@@ -142,11 +143,11 @@ static void progress(struct migration *m)
 {
 	kprintf(
 	    "migrate %s: round %d, %llu/%llu MiB sent, dirty %llu MiB/s, throughput %llu MiB/s, "
-	    "estimated downtime %llu ms%s",
+	    "pages compressed to %llu%%, estimated downtime %llu ms%s",
 	    m->vm_name, m->round, (unsigned long long)(m->bytes_sent >> 20),
 	    (unsigned long long)(m->ram_bytes >> 20), (unsigned long long)(m->dirty_rate >> 20),
-	    (unsigned long long)(m->throughput >> 20), (unsigned long long)m->est_downtime_ms,
-	    m->throttle ? "" : "\n");
+	    (unsigned long long)(m->throughput >> 20), (unsigned long long)(m->ratio / 10),
+	    (unsigned long long)m->est_downtime_ms, m->throttle ? "" : "\n");
 	if (m->throttle)
 		kprintf(", vCPUs throttled %d%%\n", m->throttle);
 }
@@ -163,8 +164,9 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 		bitmap_clear(bm, p);
 	for (m->round = 0;; m->round++) {
 		uint64_t t0 = time_ns(), b0 = m->bytes_sent;
+		struct ram_stats r0 = m->ram;
 		o->window_start = t0, o->window_bytes = 0;
-		if (send_pages(s, vm, bm, m) < 0)
+		if (send_pages(s, o, vm, bm) < 0)
 			return -1;
 		if (m->round == 0) { /* disks: whole, then what the guest writes meanwhile */
 			vdevs_disks_dirty_clear(vm);
@@ -180,8 +182,11 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 			m->rounds_bytes[m->round] = m->bytes_sent - b0;
 		memset(bm, 0, words * 8);
 		uint64_t dirty = vm_dirty_fetch(vm, bm);
-		/* a disk's next delta is guessed as large as its last one */
-		uint64_t dirty_bytes = bitmap_count(bm, vm->mem.npages) * 4096 + m->disk_bytes;
+		/* the dirty pages will compress as this round's did; a disk's next delta is
+		 * guessed as large as its last one (bytes on the wire, as the throughput) */
+		m->ratio = ramrec_ratio(&r0, &m->ram);
+		uint64_t dirty_bytes =
+		    bitmap_count(bm, vm->mem.npages) * 4096 * m->ratio / 1000 + m->disk_bytes;
 		m->dirty_rate = dirty_bytes * 1000000000ULL / dt;
 		uint64_t bw = MAX(m->throughput, 1ULL << 20);
 		m->est_downtime_ms = dirty_bytes * 1000 / bw;
@@ -275,8 +280,31 @@ static void hand_over(struct vm *vm, struct migration *m)
 	m->phase = MIG_DONE;
 }
 
+/* summary: the console lines of a finished migration: what was sent, where the time went. */
+static void summary(struct migration *m, struct chan *ch)
+{
+	const struct ram_stats *r = &m->ram;
+	kprintf("migrate %s: done in %llu ms, downtime %llu ms, %llu MiB sent in %d rounds, "
+	        "%llu pages (%llu zero), %llu compressed (%llu MiB to %llu MiB), %llu raw\n",
+	        m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
+	        (unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
+	        m->round + 1, (unsigned long long)r->pages, (unsigned long long)r->zero,
+	        (unsigned long long)r->lz, (unsigned long long)((r->lz * 4096) >> 20),
+	        (unsigned long long)(r->lz_bytes >> 20), (unsigned long long)r->raw);
+	uint64_t t_all = m->t_end - m->t_start, known = ch->io_ns + ch->crypt_ns + r->lz_ns;
+	uint64_t lz_kib = (r->raw + r->lz) * 4,
+	         lz_rate = lz_kib * 1000000000ULL / MAX(r->lz_ns, 1ULL);
+	kprintf("migrate %s: time: sending (network and peer) %llu ms, encrypting %llu ms, "
+	        "compressing %llu ms (%llu MiB/s), reading guest memory and the rest %llu ms\n",
+	        m->vm_name, (unsigned long long)(ch->io_ns / 1000000),
+	        (unsigned long long)(ch->crypt_ns / 1000000),
+	        (unsigned long long)(r->lz_ns / 1000000), (unsigned long long)(lz_rate >> 10),
+	        (unsigned long long)((t_all - MIN(t_all, known)) / 1000000));
+}
+
 /* run: the whole sending side; returns with the VM running here or gone. */
-static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *recbuf)
+static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *recbuf,
+                struct ram_enc *enc)
 {
 	struct vm *vm = vm_find(m->vm_name);
 	struct chan ch;
@@ -299,7 +327,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 		goto failed_conn;
 	}
 	uint64_t *bm = kmalloc(BITMAP_WORDS(vm->mem.npages) * 8);
-	struct mig_out o = {&ch, m, outbuf, 0, time_ns(), 0};
+	struct mig_out o = {&ch, m, outbuf, 0, time_ns(), 0, enc};
 	struct stream_out s;
 	stream_out_init(&s, out_write, &o, recbuf, 64 * 1024, NULL);
 	m->phase = MIG_PRECOPY;
@@ -317,7 +345,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	 * what was written since, with every vCPU parked */
 	vm_dirty_fetch(vm, bm);
 	m->round++;
-	if (send_pages(&s, vm, bm, m) < 0)
+	if (send_pages(&s, &o, vm, bm) < 0)
 		goto failed_paused;
 	vdevs_save_disk_deltas(vm, &s); /* the disks' last writes */
 	state_save_machine_ex(vm, &s, false);
@@ -348,17 +376,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	kfree(bm);
 	ksock_close(k);
 	hand_over(vm, m);
-	kprintf("migrate %s: done in %llu ms, downtime %llu ms, %llu MiB sent in %d rounds, "
-	        "%llu pages (%llu zero)\n",
-	        m->vm_name, (unsigned long long)((m->t_end - m->t_start) / 1000000),
-	        (unsigned long long)m->downtime_ms, (unsigned long long)(m->bytes_sent >> 20),
-	        m->round + 1, (unsigned long long)m->pages_sent, (unsigned long long)m->zero_pages);
-	uint64_t t_all = m->t_end - m->t_start;
-	kprintf("migrate %s: time: sending (network and peer) %llu ms, encrypting %llu ms, "
-	        "reading guest memory and the rest %llu ms\n",
-	        m->vm_name, (unsigned long long)(ch.io_ns / 1000000),
-	        (unsigned long long)(ch.crypt_ns / 1000000),
-	        (unsigned long long)((t_all - MIN(t_all, ch.io_ns + ch.crypt_ns)) / 1000000));
+	summary(m, &ch);
 	return;
 failed_paused:
 	vm_unquiesce(vm);
@@ -390,8 +408,10 @@ static void source_thread(void *arg)
 	uint8_t *chbuf = pmm_alloc_kva(CHAN_BUF_SIZE);
 	uint8_t *outbuf = kmalloc(OUT_CHUNK);
 	uint8_t *recbuf = kmalloc(64 * 1024);
-	if (chbuf && outbuf && recbuf) {
-		run(m, chbuf, outbuf, recbuf);
+	struct ram_enc *enc = kmalloc(sizeof(*enc));
+	if (chbuf && outbuf && recbuf && enc) {
+		ramrec_enc_init(enc, time_ns);
+		run(m, chbuf, outbuf, recbuf, enc);
 	} else {
 		struct vm *vm = vm_find(m->vm_name);
 		if (vm)
@@ -402,6 +422,7 @@ static void source_thread(void *arg)
 	pmm_free_kva(chbuf, CHAN_BUF_SIZE);
 	kfree(outbuf);
 	kfree(recbuf);
+	kfree(enc);
 }
 
 int migrate_start(const char *name, const char *peer, uint64_t downtime_ms, uint64_t mbps,

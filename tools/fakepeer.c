@@ -5,8 +5,9 @@
  *   fakepeer serve-corrupt PORT KEY        accept an offer, then send a tampered message
  *   fakepeer send-bad-stream ADDR PORT KEY MODE
  *        pose as a source: offer a VM named "intruder", then a stream that is invalid in
- *        MODE: "page" (a RAM record beyond guest memory), "garbage" (random bytes in a
- *        valid message), "truncated" (the connection ends mid-stream)
+ *        MODE: "page" (a RAM record beyond guest memory), "lz" (a compressed page whose
+ *        match reaches before the page's start), "garbage" (random bytes in a valid
+ *        message), "truncated" (the connection ends mid-stream)
  * Prints "FAKEPEER ..." lines; exit 0 when the scenario ran as intended.
  */
 #include <arpa/inet.h>
@@ -164,6 +165,14 @@ int main(int argc, char **argv)
 			    le32_store(s + k + 4, 24);
 			le64_store(s + k + 8, 1ULL << 30), le32_store(s + k + 16, 1);
 			le32_store(s + k + 20, 0), le64_store(s + k + 24, 1);
+			k += 32;
+		} else if (!strcmp(mode, "lz")) { /* page 0 as LZ: 'a', then a match 5 back */
+			static const uint8_t blk[] = {0x10, 'a', 5, 0, 0x00};
+			le16_store(s + k, REC_RAM), le16_store(s + k + 2, 2),
+			    le32_store(s + k + 4, 24);
+			memset(s + k + 8, 0, 16), le32_store(s + k + 16, 1);
+			s[k + 24] = 2, le16_store(s + k + 25, sizeof(blk));
+			memcpy(s + k + 27, blk, sizeof(blk));
 			k += 32;
 		} else if (!strcmp(mode, "garbage")) {
 			getrandom(s + k, 512, 0);

@@ -12,6 +12,7 @@
 #include "kernel/pmm.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
+#include "vmm/ramrec.h"
 #include "vmm/state.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
@@ -99,15 +100,17 @@ int vm_snapshot(struct vm *vm, const char **err)
 	}
 	struct snapshot *sn = kzalloc(sizeof(*sn));
 	uint8_t *rec = kmalloc(64 * 1024);
-	if (!sn || !rec) {
-		kfree(sn), kfree(rec);
+	struct ram_enc *enc = kmalloc(sizeof(*enc));
+	if (!sn || !rec || !enc) {
+		kfree(sn), kfree(rec), kfree(enc);
 		*err = "out of memory";
 		return -1;
 	}
+	ramrec_enc_init(enc, NULL);
 	uint64_t t0 = time_ns();
 	bool was_running = vm->state == VM_RUNNING;
 	if (was_running && vm_quiesce(vm) < 0) {
-		kfree(sn), kfree(rec);
+		kfree(sn), kfree(rec), kfree(enc);
 		*err = "VM stopped during the snapshot";
 		return -1;
 	}
@@ -115,12 +118,14 @@ int vm_snapshot(struct vm *vm, const char **err)
 	/* no stream hash: the snapshot never leaves Tern's own memory */
 	stream_out_init(&out, snap_write, sn, rec, 64 * 1024, NULL);
 	sn->uptime_ns = vm_uptime_ns(vm);
-	int rc = state_save(vm, &out, true);
+	int rc = state_save(vm, &out, enc);
 	if (rc == 0)
 		rc = stream_finish(&out);
 	if (was_running)
 		vm_unquiesce(vm);
 	kfree(rec);
+	struct ram_stats st = enc->st;
+	kfree(enc);
 	if (rc < 0) {
 		snap_free(sn);
 		*err = "out of host memory for the snapshot";
@@ -133,8 +138,10 @@ int vm_snapshot(struct vm *vm, const char **err)
 	             (unsigned long long)(sn->taken_ns / 1000000000ULL));
 	snap_free(vm->snapshot);
 	vm->snapshot = sn;
-	klog("vm %s: snapshot of %s in %llu ms", vm->cfg.name, sz,
-	     (unsigned long long)((sn->taken_ns - t0) / 1000000));
+	klog("vm %s: snapshot of %s in %llu ms (%llu pages: %llu zero, %llu compressed, %llu raw)",
+	     vm->cfg.name, sz, (unsigned long long)((sn->taken_ns - t0) / 1000000),
+	     (unsigned long long)st.pages, (unsigned long long)st.zero, (unsigned long long)st.lz,
+	     (unsigned long long)st.raw);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "kernel/time.h"
 #include "kernel/x86.h"
 #include "vmm/dev/vdevs.h"
+#include "vmm/ramrec.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
@@ -283,43 +284,60 @@ static void save_devices(struct stream_out *s, struct vm *vm, uint64_t now)
 	stream_end_record(s);
 }
 
-/* state_save_ram_run: pages [first, first+count) of RAM as one record: zero pages only
- * marked in the bitmap, the others streamed straight from guest memory. */
-int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
-                       uint64_t *zero_pages)
+/* page_ptrs: the host addresses of guest pages [first, first + count); false past RAM. */
+static bool page_ptrs(struct vm *vm, uint64_t first, uint32_t count, const uint8_t **out)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t gpa;
+		if (!gmem_index_to_gpa(&vm->mem, first + i, &gpa))
+			return false;
+		out[i] = gmem_hva(&vm->mem, gpa, 4096);
+	}
+	return true;
+}
+
+/* save_ram_v1: pages [first, first+count) as one version-1 record (vmm/ramrec.h): zero pages
+ * only marked in the bitmap, the others streamed straight from guest memory. */
+static int save_ram_v1(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count)
 {
 	struct {
 		uint64_t first;
 		uint32_t count, reserved;
-		uint64_t zero[STATE_RAM_RUN / 64];
+		uint64_t zero[RAMREC_MAX_PAGES / 64];
 	} h;
-	const uint8_t *pages[STATE_RAM_RUN];
-	if (count == 0 || count > STATE_RAM_RUN)
+	const uint8_t *pages[RAMREC_MAX_PAGES];
+	if (!page_ptrs(vm, first, count, pages))
 		return -1;
 	memset(&h, 0, sizeof(h));
 	h.first = first;
 	h.count = count;
 	size_t data = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t gpa;
-		if (!gmem_index_to_gpa(&vm->mem, first + i, &gpa))
-			return -1;
-		pages[i] = gmem_hva(&vm->mem, gpa, 4096);
-		if (mem_is_zero(pages[i], 4096)) {
+		if (mem_is_zero(pages[i], 4096))
 			h.zero[i / 64] |= 1ULL << (i % 64);
-			if (zero_pages)
-				(*zero_pages)++;
-		} else {
+		else
 			data += 4096;
-		}
 	}
-	size_t hl = 16 + BITMAP_BYTES(count);
-	stream_raw_header(s, REC_RAM, 1, hl + data);
+	size_t hl = RAMREC_HDR + BITMAP_BYTES(count);
+	stream_raw_header(s, REC_RAM, RAMREC_V1, hl + data);
 	stream_bytes(s, &h, hl);
 	for (uint32_t i = 0; i < count; i++)
 		if (!((h.zero[i / 64] >> (i % 64)) & 1))
 			stream_bytes(s, pages[i], 4096);
 	return s->err;
+}
+
+/* state_save_ram_run: version 2 through the encoder, or version 1 without one. */
+int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
+                       struct ram_enc *enc)
+{
+	if (count == 0 || count > STATE_RAM_RUN)
+		return -1;
+	if (!enc)
+		return save_ram_v1(s, vm, first, count);
+	if (!page_ptrs(vm, first, count, enc->src))
+		return -1;
+	return ramrec_write(s, enc, first, count);
 }
 
 void state_save_begin(struct vm *vm, struct stream_out *s)
@@ -348,13 +366,13 @@ void state_save_machine_ex(struct vm *vm, struct stream_out *s, bool disks)
 		vdevs_save_disks(vm, s); /* and disk contents */
 }
 
-int state_save(struct vm *vm, struct stream_out *s, bool with_ram)
+int state_save(struct vm *vm, struct stream_out *s, struct ram_enc *enc)
 {
 	state_save_begin(vm, s);
 	state_save_machine(vm, s);
-	for (uint64_t p = 0; with_ram && p < vm->mem.npages && !s->err; p += STATE_RAM_RUN)
-		state_save_ram_run(
-		    s, vm, p, (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p), NULL);
+	for (uint64_t p = 0; p < vm->mem.npages && !s->err; p += STATE_RAM_RUN)
+		state_save_ram_run(s, vm, p,
+		                   (uint32_t)MIN((uint64_t)STATE_RAM_RUN, vm->mem.npages - p), enc);
 	return s->err;
 }
 
@@ -466,42 +484,15 @@ static const char *load_pit(struct vm *vm, const uint8_t *rec, uint32_t len)
 	return NULL;
 }
 
-/* load_ram: validate the run against guest RAM, then copy/clear its pages. */
-static const char *load_ram(struct vm *vm, const uint8_t *rec, uint32_t len)
+/* ram_page: guest page n for ramrec_load, marked dirty (it is about to be written). */
+static uint8_t *ram_page(void *ctx, uint64_t n)
 {
-	uint64_t first;
-	uint32_t count;
-	if (len < 16)
-		return "RAM record too short";
-	memcpy(&first, rec, 8);
-	memcpy(&count, rec + 8, 4);
-	if (count == 0 || count > STATE_RAM_RUN || first >= vm->mem.npages ||
-	    count > vm->mem.npages - first)
-		return "RAM record outside guest memory";
-	size_t hl = 16 + BITMAP_BYTES(count);
-	if (len < hl)
-		return "RAM record too short";
-	const uint64_t *zero = (const uint64_t *)(rec + 16);
-	size_t nonzero = 0;
-	for (uint32_t i = 0; i < count; i++)
-		nonzero += !((zero[i / 64] >> (i % 64)) & 1);
-	if (len != hl + nonzero * 4096)
-		return "RAM record length does not match its pages";
-	const uint8_t *data = rec + hl;
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t gpa;
-		if (!gmem_index_to_gpa(&vm->mem, first + i, &gpa))
-			return "RAM record outside guest memory";
-		uint8_t *page = gmem_hva(&vm->mem, gpa, 4096);
-		if ((zero[i / 64] >> (i % 64)) & 1) {
-			memset(page, 0, 4096);
-		} else {
-			memcpy(page, data, 4096);
-			data += 4096;
-		}
-		gmem_mark_dirty(&vm->mem, gpa, 4096);
-	}
-	return NULL;
+	struct vm *vm = ctx;
+	uint64_t gpa;
+	if (!gmem_index_to_gpa(&vm->mem, n, &gpa))
+		return NULL;
+	gmem_mark_dirty(&vm->mem, gpa, 4096);
+	return gmem_hva(&vm->mem, gpa, 4096);
 }
 
 /* load_pci: the host bridge's writable config bytes and the CF8 latch. */
@@ -562,6 +553,8 @@ static const char *load_device(struct vm *vm, uint16_t type, const uint8_t *rec,
 const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, const uint8_t *rec,
                               uint32_t len)
 {
+	if (type == REC_RAM) /* versions 1 and 2 */
+		return ramrec_load(version, rec, len, vm->mem.npages, ram_page, vm);
 	if (version != 1)
 		return "unsupported record version";
 	switch (type) {
@@ -573,8 +566,6 @@ const char *state_load_record(struct vm *vm, uint16_t type, uint16_t version, co
 		return load_fpu(vm, rec, len);
 	case REC_PIT:
 		return load_pit(vm, rec, len);
-	case REC_RAM:
-		return load_ram(vm, rec, len);
 	case REC_PCI:
 		return load_pci(vm, rec, len);
 	case REC_DEVICE:

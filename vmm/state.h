@@ -7,12 +7,14 @@
 struct vm;
 struct stream_out;
 struct stream_in;
+struct ram_enc;
 
-#define STATE_RAM_RUN 512 /* pages per RAM record (2 MiB) */
+#define STATE_RAM_RUN 512 /* pages per RAM run (2 MiB; RAMREC_MAX_PAGES) */
 
-/* state_save: header, VM, vCPUs, devices and (if with_ram) all of RAM; no END record.
- * The VM must be quiesced. Returns 0 or -1 if the sink failed. */
-int state_save(struct vm *vm, struct stream_out *s, bool with_ram);
+/* state_save: header, VM, vCPUs, devices and all of RAM (compressed with enc; see
+ * state_save_ram_run); no END record. The VM must be quiesced. Returns 0 or -1 if the sink
+ * failed. */
+int state_save(struct vm *vm, struct stream_out *s, struct ram_enc *enc);
 /* state_save_begin: header and VM record (the start of every stream). */
 void state_save_begin(struct vm *vm, struct stream_out *s);
 /* state_save_machine: every vCPU, LAPIC, FPU area and device (the VM must be quiesced). */
@@ -20,10 +22,11 @@ void state_save_machine(struct vm *vm, struct stream_out *s);
 /* state_save_machine_ex: as state_save_machine, with (disks) or without the disk contents
  * (migration sends those as deltas before). */
 void state_save_machine_ex(struct vm *vm, struct stream_out *s, bool disks);
-/* state_save_ram_run: one RAM record for pages [first, first + count), count <= 512;
- * *zero_pages (if not NULL) counts the pages sent as zero (no data). */
+/* state_save_ram_run: RAM records (vmm/ramrec.h) for pages [first, first + count), count <=
+ * 512: version 2 through enc (compressed; enc->st counts the pages), or with enc NULL one
+ * version-1 record (zero pages marked, the rest raw; what HA checkpoints carry). */
 int state_save_ram_run(struct stream_out *s, struct vm *vm, uint64_t first, uint32_t count,
-                       uint64_t *zero_pages);
+                       struct ram_enc *enc);
 /* state_load: read a whole stream into a VM whose memory and vCPUs exist but do not run. */
 int state_load(struct vm *vm, struct stream_in *in, const char **err);
 /* state_check_vm / state_load_record: the pieces of state_load, for the migration receiver. */

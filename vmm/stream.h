@@ -39,7 +39,8 @@ enum rec_type {
 	REC_UART = 9,
 	REC_ACPI_PM = 10,
 	REC_PCI = 11,
-	REC_RAM = 12,    /* a run of guest pages, zero pages marked in a bitmap */
+	REC_RAM = 12,    /* a run of guest pages: version 1 raw + zero bitmap, version 2
+	                  * per-page zero/raw/LZ (vmm/ramrec.h) */
 	REC_DEVICE = 13, /* reserved for device models added later (virtio) */
 	REC_TYPE_MAX
 };

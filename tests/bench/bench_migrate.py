@@ -28,7 +28,8 @@ utilisation of the Tern migrations (bytes sent / total time / link rate).
 
 Knobs: BENCH_RUNS (default 2 migrations per case), BENCH_MIG_LINK_BYTES (default 8M),
 BENCH_MIG_DD_MB (default 32), BENCH_MIG_QEMU_UNLIMITED=0 skips the unlimited-bandwidth QEMU
-runs, BENCH_MIG_TERN=0 / BENCH_MIG_QEMU=0 skip a side, BENCH_MIG_HA=1 leaves Tern's HA agent on
+runs, BENCH_MIG_TERN=0 / BENCH_MIG_QEMU=0 skip a side, BENCH_MIG_WORK=idle (or dirty) runs that
+workload only, BENCH_MIG_HA=1 leaves Tern's HA agent on
 (tern.conf `ha = on`; off by default so that only the migration is measured).
 """
 import json
@@ -55,6 +56,7 @@ QEMU_UNLIMITED = os.environ.get("BENCH_MIG_QEMU_UNLIMITED", "1") != "0"
 DO_TERN = os.environ.get("BENCH_MIG_TERN", "1") != "0"
 DO_QEMU = os.environ.get("BENCH_MIG_QEMU", "1") != "0"
 HA = os.environ.get("BENCH_MIG_HA", "0") == "1"
+WORKS = os.environ.get("BENCH_MIG_WORK", "idle dirty").split()
 KEY = "hex:" + "3c" * 32
 A_IP, B_IP = "169.254.77.1", "169.254.77.2"
 TERN_GUEST_IP, QEMU_GUEST_IP = "169.254.77.101", "169.254.77.111"
@@ -208,7 +210,8 @@ def tern_migrate(src, dst, peer):
 def tern_side(build, ns):
     a = tern_host(build, ns, "a", A_IP, "b", B_IP)
     b = tern_host(build, ns, "b", B_IP, "a", A_IP)
-    res = {"idle": [], "dirty": [], "floor": {}}
+    res = {w: [] for w in WORKS}
+    res["floor"] = {}
     try:
         a.boot()
         b.boot()
@@ -225,7 +228,7 @@ def tern_side(build, ns):
         guest_run(a, f"ping -c 2 -W 5 {PEER_IP}", timeout=60)
         guest_run(a, COUNTER)
         here, there = a, b
-        for work in ("idle", "dirty"):
+        for work in WORKS:
             if work == "dirty":
                 guest_run(here, LOOP)
                 time.sleep(5)
@@ -391,6 +394,7 @@ def qemu_side(build, ns):
     cases = [("idle", None), ("dirty", None)]
     if QEMU_UNLIMITED:
         cases = [("idle", None), ("idle", UNLIMITED), ("dirty", None), ("dirty", UNLIMITED)]
+    cases = [c for c in cases if c[0] in WORKS]
     res = {c: [] for c in cases}
     floor = {}
     cur = QemuVm(build, ns, tmp, taps[0])
@@ -470,7 +474,7 @@ def report(tern, qemu, qfloor, qcmd):
     if tern:
         res, (ab, ba, lload) = tern
         lk = (ab + ba) / 2
-        for work in ("idle", "dirty"):
+        for work in WORKS:
             row(f"Tern {work}", res[work], lk)
     if qemu:
         for (work, bw), rs in qemu.items():
@@ -488,7 +492,7 @@ def report(tern, qemu, qfloor, qcmd):
               f"{LINK_BYTES} to the discard service, Tern clock; load {lload}); utilisation = "
               "MiB sent / total time / mean link rate (over 100%: the console's `tcp send` "
               "moved less than the migration stream does over the same link)")
-        for work in ("idle", "dirty"):
+        for work in WORKS:
             for r in res[work]:
                 print(f"  {work} {r['dir']}: {r['line']}")
                 print(f"  {'':{len(work) + len(r['dir']) + 1}s}  {r['profile']}; max throttle "

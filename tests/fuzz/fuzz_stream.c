@@ -6,7 +6,9 @@
  * input's bytes (an exact-size copy, so ASan sees any overread) and the record buffer is an
  * exact-size allocation. Every record must fit the buffer, every field must lie inside its
  * record, the byte count must never pass the input, and a stream may only end well with an
- * END record whose hash (when on) is that of the bytes before it.
+ * END record whose hash (when on) is that of the bytes before it. RAM records (vmm/ramrec.h,
+ * versions 1 and 2) are loaded into a guest of RAM_PAGES separately allocated pages: a
+ * record may only write the pages it names, and never a page it refused before writing.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "migrate/blake2s.h"
+#include "vmm/ramrec.h"
 #include "vmm/stream.h"
 
 #define CHECK(c)                                                                                   \
@@ -21,6 +24,39 @@
 		if (!(c))                                                                          \
 			__builtin_trap();                                                          \
 	} while (0)
+
+#define RAM_PAGES 64
+
+/* The fuzz guest: its pages and which of them a record asked for. */
+struct guest {
+	uint8_t *page[RAM_PAGES];
+	uint64_t lo, hi; /* pages handed out: [lo, hi] */
+	int handed;
+};
+
+static uint8_t *guest_page(void *ctx, uint64_t n)
+{
+	struct guest *g = ctx;
+	CHECK(n < RAM_PAGES);
+	if (!g->handed++)
+		g->lo = n;
+	CHECK(n >= g->lo && n - g->lo < RAMREC_MAX_PAGES);
+	g->hi = n;
+	return g->page[n];
+}
+
+/* ram: load a RAM record; only pages inside the run it names are written. */
+static void ram(uint16_t version, const uint8_t *rec, uint32_t len)
+{
+	static struct guest g;
+	if (!g.page[0])
+		for (int i = 0; i < RAM_PAGES; i++)
+			g.page[i] = malloc(4096);
+	g.handed = 0;
+	const char *err = ramrec_load(version, rec, len, RAM_PAGES, guest_page, &g);
+	if (!err)
+		CHECK(len >= RAMREC_HDR && g.handed && g.lo == rec[0] && g.hi - g.lo + 1 == rec[8]);
+}
 
 struct source {
 	const uint8_t *p;
@@ -113,6 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		CHECK(s.bytes == at + REC_HDR_SIZE + len);
 		fields(rec, len);
+		if (type == REC_RAM)
+			ram(ver, rec, len);
 	}
 	free(rec);
 	free(in);

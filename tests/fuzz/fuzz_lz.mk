@@ -1,0 +1,1 @@
+fuzz_lz_SRCS := migrate/lz.c

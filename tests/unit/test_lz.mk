@@ -1,0 +1,1 @@
+test_lz_SRCS := migrate/lz.c
