@@ -53,10 +53,16 @@ def guest_cmdline(extra=""):
 class TernHost:
     """One Tern host in QEMU; see the module docstring."""
 
+    hosts_made = 0
+
     def __init__(self, name="tern", image=IMAGE, smp=2, mem=512, cpu="EPYC-Rome",
                  nics=(), extra_args=(), boot_timeout=120, logdir=None, netns=None,
                  nic_model="virtio-net-pci"):
         self.name = name
+        # a different MAC for every host of this test process (a hash of the name collided:
+        # Python's str hash is salted per process, 1 in 256 pairs shared a MAC)
+        TernHost.hosts_made += 1
+        self.mac_byte = TernHost.hosts_made % 256
         self.image = image
         self.smp = smp
         self.mem = mem
@@ -99,7 +105,7 @@ class TernHost:
             cmd += ["-nic", "none"]
         for i, netdev in enumerate(self.nics):
             model = self.nic_model
-            mac = f"52:54:00:7e:{abs(hash(self.name)) % 256:02x}:{i + 1:02x}"
+            mac = f"52:54:00:7e:{self.mac_byte:02x}:{i + 1:02x}"
             if isinstance(netdev, tuple):
                 netdev, model = netdev
             cmd += ["-netdev", f"{netdev},id=net{i}",
