@@ -300,6 +300,13 @@ static void summary(struct migration *m, struct chan *ch)
 	        (unsigned long long)(ch->crypt_ns / 1000000),
 	        (unsigned long long)(r->lz_ns / 1000000), (unsigned long long)(lz_rate >> 10),
 	        (unsigned long long)((t_all - MIN(t_all, known)) / 1000000));
+	kprintf("migrate %s: downtime: parking vCPUs %llu ms, last pages and state %llu ms "
+	        "(%llu KiB), destination loading and checking %llu ms, commit %llu ms\n",
+	        m->vm_name, (unsigned long long)((m->t_parked - m->t_pause) / 1000000),
+	        (unsigned long long)((m->t_sent - m->t_parked) / 1000000),
+	        (unsigned long long)(m->final_bytes >> 10),
+	        (unsigned long long)((m->t_state_ok - m->t_sent) / 1000000),
+	        (unsigned long long)((m->t_end - m->t_state_ok) / 1000000));
 }
 
 /* run: the whole sending side; returns with the VM running here or gone. */
@@ -343,6 +350,8 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	}
 	/* bm still holds the pages the last pre-copy round found dirty (not sent yet): add
 	 * what was written since, with every vCPU parked */
+	m->t_parked = time_ns();
+	uint64_t sent_before = ch.bytes_sent;
 	vm_dirty_fetch(vm, bm);
 	m->round++;
 	if (send_pages(&s, &o, vm, bm) < 0)
@@ -352,10 +361,13 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	if (stream_finish(&s) < 0 || flush(&o) < 0 || (m->verify && send_verify(&ch, vm) < 0))
 		goto failed_paused;
 	m->bytes_sent = ch.bytes_sent;
+	m->final_bytes = ch.bytes_sent - sent_before;
+	m->t_sent = time_ns();
 	if (m->verify)
 		ksock_set_io_timeout(k, 300000); /* the destination checksums all of RAM first */
 	if (!expect(&ch, m, MSG_STATE_OK, "final state"))
 		goto failed_paused;
+	m->t_state_ok = time_ns();
 	/* the destination holds the complete VM: release it */
 	m->phase = MIG_COMMITTING;
 	ksock_set_io_timeout(k, COMMIT_TIMEOUT_MS);

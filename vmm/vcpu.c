@@ -169,6 +169,18 @@ static void park(struct vcpu *v)
 
 #define THROTTLE_SLICE_NS 10000000ULL
 
+/* throttle_sleep: hold the vCPU back until deadline (TSC). Kicks (interrupts for the guest)
+ * do not end it, or a busy guest would escape the throttle; a pause or stop request does: at
+ * 99% a hold lasts ~1 s, and a migration's stop-and-copy must not wait that out. */
+static void throttle_sleep(struct vcpu *v, uint64_t deadline)
+{
+	struct vm *vm = v->vm;
+	spin_lock(&vm->lock);
+	while (!vm->stop_requested && !vm->pause_requested && rdtsc() < deadline)
+		waitq_wait(&v->wq, &vm->lock, deadline);
+	spin_unlock(&vm->lock);
+}
+
 /* throttle: auto-converge (migration): after each slice of running time, sleep so that the
  * vCPU runs only (100 - pct)% of the time. */
 static void throttle(struct vcpu *v)
@@ -182,7 +194,8 @@ static void throttle(struct vcpu *v)
 	uint64_t ran = now - v->throttle_mark;
 	if (ran < ns_to_tsc(THROTTLE_SLICE_NS))
 		return;
-	thread_sleep_ns(tsc_to_ns(ran) * (uint64_t)pct / (uint64_t)(100 - pct));
+	uint64_t hold = ran * (uint64_t)pct / (uint64_t)(100 - pct);
+	throttle_sleep(v, rdtsc() + hold);
 	v->throttle_mark = rdtsc();
 }
 
