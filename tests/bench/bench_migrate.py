@@ -375,7 +375,12 @@ def qemu_migrate(src, dst, port, bandwidth):
     wall = time.monotonic() - t0
     if info["status"] != "completed":
         raise RuntimeError(f"QEMU migration {info['status']}: {info}")
+    # the source reports "completed" when it has sent everything; the destination may still
+    # be loading the last pages for a moment
     st = dst.qmp("query-status")
+    while st.get("status") != "running" and time.monotonic() - t0 - wall < 10:
+        time.sleep(0.05)
+        st = dst.qmp("query-status")
     if st.get("status") != "running":
         raise RuntimeError(f"destination not running after migration: {st}")
     ram = info["ram"]
