@@ -6,7 +6,18 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-enum { F_NAME = 1, F_MEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_UPTIME, F_VERIFY, F_VDEV, F_HA };
+enum {
+	F_NAME = 1,
+	F_MEM,
+	F_VCPUS,
+	F_KERNEL,
+	F_INITRD,
+	F_CMDLINE,
+	F_UPTIME,
+	F_VERIFY,
+	F_VDEV,
+	F_HA
+};
 /* F_VDEV (repeated): one `key=value` virtio setting (disk/mac/hvc, see vdevs_config_lines) */
 
 static int null_write(void *ctx, const void *b, size_t n)
