@@ -45,8 +45,14 @@ static void pm_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool
 			vm_request_stop(vm, "guest powered off (ACPI S5)");
 		break;
 	case PORT_ACPI_PM_TMR:
+		/* 24 bits at 3.579545 MHz (ACPI 6.5 4.8.3.3), counted off the VM's TSC rather than
+		 * the host's, so that it moves with the VM: continuous across snapshot/restore and
+		 * migration (the host's TSC differs from host to host; a guest that took this
+		 * timer as its clocksource saw its clock jump by that difference) */
 		if (!write)
-			*val = (uint32_t)(muldiv64(rdtsc(), PM_TIMER_HZ, tsc_hz) & 0xffffff);
+			*val = (uint32_t)(muldiv64(v ? vcpu_guest_tsc(v) : rdtsc(), PM_TIMER_HZ,
+			                           tsc_hz) &
+			                  0xffffff);
 		break;
 	default:
 		if (!write)
