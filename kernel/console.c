@@ -156,7 +156,9 @@ void console_capture_end(void)
 /*
  * The shell's line in progress: a log line from another thread must not split what the
  * operator is typing (or a script's echoed command), so it erases the line, prints, and
- * redraws the prompt and line after itself, as readline-style editors do.
+ * redraws the prompt and line after itself, as readline-style editors do. The redraw starts
+ * on the fresh line the message ended with, so the typed text stays one unbroken run of
+ * bytes (a script waiting for its echoed command still finds it).
  */
 static char g_edit[CONSOLE_EDIT_MAX];
 static size_t g_edit_len; /* 0: no line is being edited; under g_out_lock */

@@ -17,28 +17,42 @@ static void outs(struct lineedit *le, const char *s)
 	out(le, s, strlen(s));
 }
 
-/* le_redraw: the bytes that redraw prompt and line from column 0, clear the rest of the
- * terminal line and put the cursor back at pos; returns their length (at most cap). */
+/* cursor_back: the sequence that moves the cursor from the end of the line back to pos. */
+static void cursor_back(const struct lineedit *le, char *seq, size_t cap)
+{
+	seq[0] = 0;
+	if (le->len > le->pos)
+		fmt_snprintf(seq, cap, "\x1b[%uD", (unsigned)(le->len - le->pos)); /* CUB */
+}
+
+/* le_redraw: prompt, line and cursor for a fresh, empty terminal line (after a log line
+ * took the old one down); returns the length (at most cap). */
 size_t le_redraw(const struct lineedit *le, char *buf, size_t cap)
 {
-	char seq[16] = "";
-	if (le->len > le->pos)
-		fmt_snprintf(seq, sizeof(seq), "\x1b[%uD", (unsigned)(le->len - le->pos));
-	const char *parts[] = {"\r", le->prompt, NULL, "\x1b[K", seq};
+	char seq[16];
+	cursor_back(le, seq, sizeof(seq));
+	const char *parts[] = {le->prompt, NULL, seq};
 	size_t n = 0;
 	for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
-		const char *s = p == 2 ? le->buf : parts[p];
-		size_t len = p == 2 ? le->len : strlen(s);
+		const char *s = p == 1 ? le->buf : parts[p];
+		size_t len = p == 1 ? le->len : strlen(s);
 		for (size_t i = 0; i < len && n < cap; i++)
 			buf[n++] = s[i];
 	}
 	return n;
 }
 
-/* refresh: redraw prompt and line into the terminal output. */
+/* refresh: redraw prompt and line over the current terminal line, clear what is left of
+ * the old one (EL), put the cursor back at pos. */
 static void refresh(struct lineedit *le)
 {
-	le->out_len += le_redraw(le, le->out + le->out_len, LE_OUT_MAX - le->out_len);
+	char seq[16];
+	cursor_back(le, seq, sizeof(seq));
+	outs(le, "\r");
+	outs(le, le->prompt);
+	out(le, le->buf, le->len);
+	outs(le, "\x1b[K");
+	outs(le, seq);
 }
 
 void le_init(struct lineedit *le, const char *prompt)

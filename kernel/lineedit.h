@@ -42,8 +42,8 @@ void le_init(struct lineedit *le, const char *prompt);
 int le_feed(struct lineedit *le, char c);
 /* le_prompt: reset for a new line and emit the prompt into le->out. */
 void le_prompt(struct lineedit *le);
-/* le_redraw: bytes that redraw the prompt and the line being edited from column 0 (cursor
- * left at the editing position), for output that had to interrupt the line; returns n. */
+/* le_redraw: prompt, line and cursor position drawn on a fresh, empty terminal line, for
+ * output that had to take the line being edited down; returns n. */
 size_t le_redraw(const struct lineedit *le, char *buf, size_t cap);
 
 #endif

@@ -96,27 +96,29 @@ static const char *cur(struct term *t)
 	return s;
 }
 
-/* le_redraw: what a log line that interrupts the editor puts back: prompt, line, cursor. */
+/* le_redraw: what a log line that took the line down puts back on a fresh terminal line:
+ * prompt, line, cursor (no CR or erase: those would split the line in the byte stream). */
 static void test_redraw(void **state)
 {
 	struct term *t = new_term();
 	char buf[LE_LINE_MAX + 64];
 	size_t n = le_redraw(&t->le, buf, sizeof(buf));
-	assert_int_equal(n, strlen(REDRAW CLR));
-	assert_memory_equal(buf, REDRAW CLR, n); /* empty line: the prompt alone */
+	assert_int_equal(n, strlen(PROMPT));
+	assert_memory_equal(buf, PROMPT, n); /* empty line: the prompt alone */
 	feed(t, "vm start web" LEFT LEFT LEFT);
 	n = le_redraw(&t->le, buf, sizeof(buf));
 	buf[n] = 0;
-	assert_string_equal(buf, REDRAW "vm start web" CLR "\x1b[3D");
+	assert_string_equal(buf, PROMPT "vm start web"
+	                                "\x1b[3D");
 	/* a full line fits the documented bound; a short buffer is cut, never overrun */
 	t = new_term();
 	for (int i = 0; i < LE_LINE_MAX + 10; i++)
 		feed(t, "x");
 	n = le_redraw(&t->le, buf, sizeof(buf));
-	assert_int_equal(n, strlen(REDRAW CLR) + LE_LINE_MAX - 1);
+	assert_int_equal(n, strlen(PROMPT) + LE_LINE_MAX - 1);
 	buf[5] = '!';
 	assert_int_equal(le_redraw(&t->le, buf, 4), 4);
-	assert_memory_equal(buf, REDRAW "xx", 4);
+	assert_memory_equal(buf, PROMPT "xx", 4);
 	assert_int_equal(buf[5], '!');
 }
 
