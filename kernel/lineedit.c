@@ -5,11 +5,17 @@
 
 enum { ESC_NONE, ESC_START, ESC_CSI, ESC_SS3 };
 
+/* append: bytes onto buf[*len..cap), silently cut when it is full. */
+static void append(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && *len < cap; i++)
+		buf[(*len)++] = s[i];
+}
+
 /* out: append bytes to the terminal output buffer (silently truncated when full). */
 static void out(struct lineedit *le, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && le->out_len < LE_OUT_MAX; i++)
-		le->out[le->out_len++] = s[i];
+	append(le->out, &le->out_len, LE_OUT_MAX, s, n);
 }
 
 static void outs(struct lineedit *le, const char *s)
@@ -31,14 +37,10 @@ size_t le_redraw(const struct lineedit *le, char *buf, size_t cap)
 {
 	char seq[16];
 	cursor_back(le, seq, sizeof(seq));
-	const char *parts[] = {le->prompt, NULL, seq};
 	size_t n = 0;
-	for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
-		const char *s = p == 1 ? le->buf : parts[p];
-		size_t len = p == 1 ? le->len : strlen(s);
-		for (size_t i = 0; i < len && n < cap; i++)
-			buf[n++] = s[i];
-	}
+	append(buf, &n, cap, le->prompt, strlen(le->prompt));
+	append(buf, &n, cap, le->buf, le->len);
+	append(buf, &n, cap, seq, strlen(seq));
 	return n;
 }
 
