@@ -50,9 +50,8 @@ static void pm_pio(void *dev, struct vcpu *v, uint16_t port, unsigned size, bool
 		 * migration (the host's TSC differs from host to host; a guest that took this
 		 * timer as its clocksource saw its clock jump by that difference) */
 		if (!write)
-			*val = (uint32_t)(muldiv64(v ? vcpu_guest_tsc(v) : rdtsc(), PM_TIMER_HZ,
-			                           tsc_hz) &
-			                  0xffffff);
+			*val =
+			    (uint32_t)(muldiv64(vcpu_guest_tsc(v), PM_TIMER_HZ, tsc_hz) & 0xffffff);
 		break;
 	default:
 		if (!write)
