@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pexpect
@@ -102,18 +103,26 @@ class Build:
 # ---- guest-visible downtime ---------------------------------------------------------------------
 
 class Pinger:
-    """ping -i 0.01 -D from the namespace to the guest while a migration runs."""
+    """ping -i 0.01 -D from the namespace to the guest while a migration runs. Its output is
+    read as it comes: an unread pipe fills in about 10 s (100 lines a second), ping then blocks
+    in write() and stops pinging, which looked like a guest that stopped answering."""
 
     def __init__(self, ns, ip):
         self.t0 = time.time()
+        self.lines = []
         self.p = ns.popen("ping", "-n", "-D", "-i", "0.01", "-W", "1", ip,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.p.stdout),
+                                       daemon=True)
+        self.reader.start()
 
     def stop(self):
         """(largest gap between two replies in ms, seconds from the start to that gap)."""
         time.sleep(1)
         self.p.send_signal(signal.SIGINT)
-        out = self.p.communicate(timeout=30)[0]
+        self.p.wait(timeout=30)
+        self.reader.join(timeout=30)
+        out = "".join(self.lines)
         ts = [float(t) for t in re.findall(r"^\[([\d.]+)\] \d+ bytes from", out, re.M)]
         if len(ts) < 2:
             raise RuntimeError(f"ping got no replies: {out[-2000:]}")
