@@ -9,6 +9,7 @@
 #include "kernel/string.h"
 #include "kernel/x86.h"
 #include "vmm/hvdetect.h"
+#include "vmm/kvmclock.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "vmm/vmx/vmx.h"
@@ -212,6 +213,8 @@ void cpuid_guest(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		memcpy(&out[3], TERN_CPUID_SIGNATURE + 8, 4);
 	} else if (leaf == TERN_CPUID_BASE + 1) {
 		out[0] = 0x00000100; /* Tern interface version 0.1 */
+	} else if (kvmclock_cpuid(leaf, out)) {
+		/* the KVM clock leaves at 0x40000100 */
 	} else if (leaf >= 0x80000000 && leaf <= MAX_EXT) {
 		uint32_t h[4];
 		cpuid(0x80000000, 0, h);

@@ -1,18 +1,20 @@
 /* Guest MSR policy; see msr.h. MSR numbers: SDM vol. 4, APM vol. 2 appendix A. */
 #include "vmm/msr.h"
+#include "vmm/kvmclock.h"
 #include "kernel/log.h"
 #include "kernel/x86.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-#define MSR_TSC          0x10
-#define MSR_PLATFORM_ID  0x17
-#define MSR_UCODE_REV    0x8b /* AMD patch level / Intel BIOS_SIGN_ID */
-#define MSR_AMD_HWCR     0xc0010015
-#define MSR_AMD_DE_CFG   0xc0011029
-#define MSR_AMD_NB_CFG   0xc001001f
-#define APIC_BASE_ENABLE (1ULL << 11)
-#define APIC_BASE_X2APIC (1ULL << 10)
+#define MSR_TSC           0x10
+#define MSR_PLATFORM_ID   0x17
+#define MSR_UCODE_REV     0x8b /* AMD patch level / Intel BIOS_SIGN_ID */
+#define MSR_AMD_HWCR      0xc0010015
+#define HWCR_TSC_FREQ_SEL (1ULL << 24) /* TscFreqSel: the TSC counts at the P0 rate (BKDG) */
+#define MSR_AMD_DE_CFG    0xc0011029
+#define MSR_AMD_NB_CFG    0xc001001f
+#define APIC_BASE_ENABLE  (1ULL << 11)
+#define APIC_BASE_X2APIC  (1ULL << 10)
 
 /* log_refused: rate-limited note of an MSR the guest may not use. */
 static void log_refused(struct vcpu *v, const char *op, uint32_t msr, uint64_t val)
@@ -25,7 +27,7 @@ static void log_refused(struct vcpu *v, const char *op, uint32_t msr, uint64_t v
 
 int msr_guest_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
-	if (vmm->msr_read(v, msr, val))
+	if (vmm->msr_read(v, msr, val) || kvmclock_msr_read(v, msr, val))
 		return 0;
 	switch (msr) {
 	case MSR_TSC:
@@ -37,8 +39,10 @@ int msr_guest_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	case MSR_TSC_DEADLINE:
 		*val = vlapic_tsc_deadline_read(&v->lapic);
 		return 0;
-	case MSR_UCODE_REV:
 	case MSR_AMD_HWCR:
+		*val = HWCR_TSC_FREQ_SEL;
+		return 0;
+	case MSR_UCODE_REV:
 	case MSR_AMD_DE_CFG:
 	case MSR_AMD_NB_CFG:
 		*val = 0;
@@ -62,11 +66,12 @@ static int apic_base_write(struct vcpu *v, uint64_t val)
 
 int msr_guest_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
-	if (vmm->msr_write(v, msr, val))
+	if (vmm->msr_write(v, msr, val) || kvmclock_msr_write(v, msr, val))
 		return 0;
 	switch (msr) {
 	case MSR_TSC:
 		v->tsc_offset = val - rdtsc();
+		kvmclock_tsc_written(v);
 		return 0;
 	case MSR_APIC_BASE:
 		if (apic_base_write(v, val) == 0)

@@ -129,12 +129,15 @@ static const struct fdesc vcpu_fields[] = {
 /* Per-vCPU things outside the architectural state. */
 struct vcpu_extra {
 	uint64_t id, run_state, sipi_vector, sipi_pending;
+	uint64_t pv_msr, pv_wall_msr;                     /* kvmclock MSRs (vmm/kvmclock.h) */
+	uint64_t line_tsc, line_ns, line_mul, line_shift; /* the VM's clock line, in every vCPU */
 };
 static const struct fdesc vcpu_extra_fields[] = {
-    F(100, struct vcpu_extra, id),
-    F(101, struct vcpu_extra, run_state),
-    F(102, struct vcpu_extra, sipi_vector),
-    F(103, struct vcpu_extra, sipi_pending),
+    F(100, struct vcpu_extra, id),          F(101, struct vcpu_extra, run_state),
+    F(102, struct vcpu_extra, sipi_vector), F(103, struct vcpu_extra, sipi_pending),
+    F(104, struct vcpu_extra, pv_msr),      F(105, struct vcpu_extra, pv_wall_msr),
+    F(106, struct vcpu_extra, line_tsc),    F(107, struct vcpu_extra, line_ns),
+    F(108, struct vcpu_extra, line_mul),    F(109, struct vcpu_extra, line_shift),
 };
 
 #define LA struct vlapic
@@ -239,8 +242,12 @@ static void save_vcpu(struct stream_out *s, struct vcpu *v, uint64_t now)
 	struct vcpu_arch_state st;
 	vmm->get_state(v, &st);
 	st.tsc = now + v->tsc_offset;
-	struct vcpu_extra x = {(uint64_t)v->id, (uint64_t)v->run_state, v->sipi_vector,
-	                       v->sipi_pending};
+	struct vm *vm = v->vm;
+	struct vcpu_extra x = {(uint64_t)v->id,  (uint64_t)v->run_state,
+	                       v->sipi_vector,   v->sipi_pending,
+	                       v->pv_msr,        v->pv_wall_msr,
+	                       vm->pv_line.tsc,  vm->pv_line.ns,
+	                       vm->pv_scale.mul, (uint64_t)(int64_t)vm->pv_scale.shift};
 	stream_begin(s, REC_VCPU, 1);
 	put_fields(s, &x, vcpu_extra_fields, ARRAY_SIZE(vcpu_extra_fields));
 	put_fields(s, &st, vcpu_fields, ARRAY_SIZE(vcpu_fields));
@@ -388,7 +395,7 @@ static struct vcpu *vcpu_by_id(struct vm *vm, uint64_t id)
 static const char *load_vcpu(struct vm *vm, const uint8_t *rec, uint32_t len)
 {
 	struct vcpu_arch_state st;
-	struct vcpu_extra x = {~0ULL, 0, 0, 0};
+	struct vcpu_extra x = {~0ULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 	memset(&st, 0, sizeof(st));
 	if (!get_fields(rec, len, &x, vcpu_extra_fields, ARRAY_SIZE(vcpu_extra_fields)) ||
 	    !get_fields(rec, len, &st, vcpu_fields, ARRAY_SIZE(vcpu_fields)))
@@ -398,6 +405,9 @@ static const char *load_vcpu(struct vm *vm, const uint8_t *rec, uint32_t len)
 		return "vCPU record for a vCPU this VM does not have";
 	if ((st.xcr0 & ~fpu_xcr0()) || !(st.xcr0 & 1))
 		return "vCPU XCR0 not supported on this host";
+	int64_t shift = (int64_t)x.line_shift;
+	if (x.line_mul > 0xffffffffULL || shift < -31 || shift > 31)
+		return "malformed vCPU record (clock line)";
 	for (int i = 0; i < NR_SEGS; i++)
 		st.seg[i].attr &= 0x1f0ff; /* only architectural attribute bits */
 	vmm->set_state(v, &st);
@@ -405,6 +415,12 @@ static const char *load_vcpu(struct vm *vm, const uint8_t *rec, uint32_t len)
 	v->run_state = (int)x.run_state;
 	v->sipi_vector = (uint32_t)x.sipi_vector & 0xff;
 	v->sipi_pending = x.sipi_pending != 0;
+	v->pv_msr = x.pv_msr;
+	v->pv_wall_msr = x.pv_wall_msr;
+	if (x.line_mul) { /* absent in streams from before kvmclock: the fresh-boot line stays */
+		vm->pv_line = (struct pvclock_point){x.line_tsc, x.line_ns};
+		vm->pv_scale = (struct pvclock_scale){(uint32_t)x.line_mul, (int8_t)shift};
+	}
 	return NULL;
 }
 

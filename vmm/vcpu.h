@@ -170,6 +170,9 @@ struct vcpu {
 	struct waitq wq;         /* halted/paused vCPU sleeps here; lock = vm->lock */
 	uint64_t guest_deadline; /* host TSC at which the vLAPIC timer fires, 0 = none */
 	uint64_t throttle_mark;  /* host TSC at the end of the last throttle sleep */
+	uint64_t pv_msr;         /* MSR_KVM_SYSTEM_TIME_NEW: record GPA | enable (kvmclock.h) */
+	uint64_t pv_wall_msr;    /* MSR_KVM_WALL_CLOCK_NEW: the last wall-clock record GPA */
+	uint32_t pv_version;     /* version of the last record published */
 };
 
 /* Backend operations: one table per vendor (svm_ops, vmx_ops). */

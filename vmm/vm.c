@@ -1,5 +1,6 @@
 /* VM lifecycle, memory and the I/O buses; see vm.h. */
 #include "vmm/vm.h"
+#include "vmm/kvmclock.h"
 #include "kernel/fmt.h"
 #include "kernel/fpu.h"
 #include "kernel/heap.h"
@@ -241,9 +242,11 @@ static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **e
 	if (vdevs_attach(vm, err) < 0)
 		goto fail;
 	*err = NULL;
+	kvmclock_boot(vm);
 	if (from) {
 		if (state_load(vm, from, err) < 0)
 			goto fail;
+		kvmclock_resume(vm); /* the clock line re-anchored on this host */
 	} else {
 		if (linux_boot_load(vm, err) < 0 || !platform_build_firmware(vm)) {
 			if (!*err)

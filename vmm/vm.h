@@ -15,6 +15,7 @@
 #include "vmm/npt.h"
 #include "vmm/vcpu.h"
 #include "vmm/platform.h"
+#include "vmm/pvclock.h"
 
 #define VM_NAME_MAX    32
 #define VM_MAX_VCPUS   16
@@ -102,6 +103,9 @@ struct vm {
 	int threads_alive;
 	char stop_reason[96];
 	uint64_t unhandled_io_logged;
+	/* the paravirtual clock (kvmclock.h): time_ns = line.ns + scale(guest TSC - line.tsc) */
+	struct pvclock_point pv_line;
+	struct pvclock_scale pv_scale;
 	void *snapshot; /* last `vm snapshot` stream (struct snapshot) */
 
 	/* guest console (the emulated UART's transmit side) */

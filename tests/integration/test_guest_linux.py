@@ -45,6 +45,36 @@ def test_guest_sees_tern(host, g1):
     assert "hypervisor" in out, out
 
 
+def guest_uptime(host, vm):
+    """(host monotonic time, the guest's /proc/uptime) read together."""
+    out = host.guest_run(vm, "cut -d' ' -f1 /proc/uptime")
+    return time.monotonic(), float(re.findall(r"^(\d+\.\d+)$", out, re.M)[-1])
+
+
+def test_guest_clock_from_kvmclock(host, g1):
+    """The guest finds Tern's KVM clock leaves and MSRs, takes its TSC frequency from them
+    (the host's calibration, to the kHz) instead of calibrating against the PIT or the PM
+    timer, and runs on the TSC clocksource: time without an exit per read. Its clock keeps
+    pace with the host's."""
+    out = host.guest_run(g1, "dmesg | grep -E 'Hypervisor detected|kvm-clock: Using|tsc: Detected|"
+                             "TSC doesn|calibrat'; cat /sys/devices/system/clocksource/"
+                             "clocksource0/current_clocksource")
+    assert "Hypervisor detected: KVM" in out, out
+    assert "kvm-clock: Using msrs 4b564d01 and 4b564d00" in out, out
+    assert "calibrat" not in out.lower(), out  # no PIT / PM timer calibration, failed or not
+    assert "TSC doesn't count with P0 frequency" not in out, out  # HWCR.TscFreqSel is set
+    assert re.search(r"^tsc$", out, re.M), out
+    guest_mhz = float(re.search(r"tsc: Detected (\d+\.\d+) MHz", out).group(1))
+    with open(host.serial_log_path, encoding="utf-8", errors="replace") as f:
+        host_mhz = float(re.search(r"time: TSC (\d+\.\d+) MHz", f.read()).group(1))
+    assert abs(guest_mhz - host_mhz) <= 0.002, (guest_mhz, host_mhz)
+    t0, u0 = guest_uptime(host, g1)
+    time.sleep(6)
+    t1, u1 = guest_uptime(host, g1)
+    # each reading waits for a console round trip, so allow those on top of 1% of rate error
+    assert abs((u1 - u0) - (t1 - t0)) < 0.8, (u0, u1, t0, t1)
+
+
 def test_vm_list_and_info(host, g1):
     out = host.cmd("vm list")
     assert re.search(r"^g1\s+running\s+2\s+256M\s+\d\d:\d\d:\d\d", out, re.M), out
