@@ -246,7 +246,6 @@ static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **e
 	if (from) {
 		if (state_load(vm, from, err) < 0)
 			goto fail;
-		kvmclock_resume(vm); /* the clock line re-anchored on this host */
 	} else {
 		if (linux_boot_load(vm, err) < 0 || !platform_build_firmware(vm)) {
 			if (!*err)
@@ -262,7 +261,9 @@ static int boot(struct vm *vm, struct stream_in *from, bool hold, const char **e
 		vm->state = VM_INCOMING; /* complete, but runs only after vm_commit_incoming */
 		return 0;
 	}
-	vdevs_kick(vm); /* requests a restored guest had queued */
+	if (from)
+		kvmclock_resume(vm); /* the clock line re-anchored on this host */
+	vdevs_kick(vm);              /* requests a restored guest had queued */
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;
 	if (start_threads(vm, err) < 0) {
@@ -302,6 +303,9 @@ int vm_commit_incoming(struct vm *vm, const char **err)
 		*err = "no incoming VM state to run";
 		return -1;
 	}
+	/* guest memory is touched only now: until the commit it must stay exactly what the
+	 * source sent (verify=on compares it) */
+	kvmclock_resume(vm);
 	vdevs_kick(vm);
 	vm->start_ns = time_ns();
 	vm->state = VM_RUNNING;

@@ -7,6 +7,7 @@
 #include "tg.h"
 
 #define VMCALL_ENOSYS ((uint64_t)-1000)
+#define MSR_UNKNOWN   0x40000200u /* in no hypervisor's or vendor's range */
 
 static void cpuid_checks(void)
 {
@@ -57,10 +58,11 @@ static void hypercall_checks(void)
 static void msr_checks(void)
 {
 	uint64_t v;
-	int e = rdmsr_safe(0x4b564d00, &v);
+	int e = rdmsr_safe(MSR_UNKNOWN, &v);
 	check(e == 13 && g_fault.err == 0 && g_fault.rip_ok, "rdmsr-unknown-gp",
-	      "msr=0x4b564d00 vector=%d error=0x%lx rip_ok=%d", e, g_fault.err, g_fault.rip_ok);
-	e = wrmsr_safe(0x4b564d00, 0x1234);
+	      "msr=0x%x vector=%d error=0x%lx rip_ok=%d", MSR_UNKNOWN, e, g_fault.err,
+	      g_fault.rip_ok);
+	e = wrmsr_safe(MSR_UNKNOWN, 0x1234);
 	check(e == 13 && g_fault.rip_ok, "wrmsr-unknown-gp", "vector=%d rip_ok=%d", e,
 	      g_fault.rip_ok);
 	e = rdmsr_safe(0x12345678, &v);
@@ -86,6 +88,84 @@ static void msr_checks(void)
 	uint64_t base = rdmsr(MSR_APIC_BASE);
 	check((base & ~0xfffULL) == LAPIC_BASE && (base & (1 << 11)) && (base & (1 << 8)),
 	      "apic-base-msr", "value=0x%lx", base);
+}
+
+/* ---- kvmclock (vmm/kvmclock.h): the KVM clock leaves and MSRs -------------------------------- */
+
+#define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00u
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
+
+static uint8_t g_pv[2][4096] __attribute__((aligned(4096))); /* identity-mapped: VA = GPA */
+
+static uint64_t ld(const volatile uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* pv_time: the guest's formula: system_time + scale(tsc - tsc_timestamp). */
+static uint64_t pv_time(const volatile uint8_t *r, uint64_t tsc)
+{
+	uint64_t d = tsc - ld(r + 8, 8);
+	int8_t shift = (int8_t)r[28];
+	d = shift < 0 ? d >> -shift : d << shift;
+	return ld(r + 16, 8) + (uint64_t)(((unsigned __int128)d * ld(r + 24, 4)) >> 32);
+}
+
+/* untouched: the 64 bytes at p still hold the fill pattern. */
+static bool untouched(const uint8_t *p)
+{
+	for (int i = 0; i < 64; i++)
+		if (p[i] != 0xa5)
+			return false;
+	return true;
+}
+
+static void kvmclock_checks(void)
+{
+	uint32_t r[4];
+	cpuid(0x40000100, 0, r);
+	check(!memcmp(&r[1], "KVMKVMKVM\0\0\0", 12) && r[0] >= 0x40000101, "kvmclock-cpuid",
+	      "max=0x%x", r[0]);
+	cpuid(0x40000101, 0, r);
+	check((r[0] & (1u << 3)) && (r[0] & (1u << 24)), "kvmclock-features", "eax=0x%x", r[0]);
+
+	volatile uint8_t *rec = g_pv[0];
+	memset(g_pv, 0xa5, sizeof(g_pv));
+	uint64_t gpa = (uint64_t)(uintptr_t)g_pv[0] | 1;
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, gpa);
+	uint32_t ver = (uint32_t)ld(rec, 4), mul = (uint32_t)ld(rec + 24, 4);
+	check(rdmsr(MSR_KVM_SYSTEM_TIME_NEW) == gpa && !(ver & 1) && ver && mul && (rec[29] & 1),
+	      "kvmclock-record", "version=%u mul=0x%x shift=%d flags=0x%x", ver, mul,
+	      (int8_t)rec[28], rec[29]);
+	/* the record's rate is the TSC's: the frequency a guest derives from it, against ours */
+	uint64_t khz = (1000000ULL << 32) / (mul ? mul : 1);
+	khz = (int8_t)rec[28] < 0 ? khz << -(int8_t)rec[28] : khz >> (int8_t)rec[28];
+	uint64_t want = g_env.tsc_hz / 1000, diff = khz > want ? khz - want : want - khz;
+	check(diff <= want / 50, "kvmclock-rate", "record %lu kHz, measured %lu kHz", khz, want);
+	uint64_t t0 = pv_time(rec, rdtsc());
+	delay_us(10000);
+	uint64_t t1 = pv_time(rec, rdtsc());
+	check(t1 > t0 && t1 - t0 >= 8000000 && t1 - t0 <= 12500000, "kvmclock-counts",
+	      "10 ms of TSC read as %lu ns", t1 - t0);
+
+	wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)(uintptr_t)g_pv[1]);
+	uint64_t secs = ld(g_pv[1] + 4, 4) + pv_time(rec, rdtsc()) / 1000000000ULL;
+	check(!(ld(g_pv[1], 4) & 1) && secs > 1577836800ULL && secs < 4102444800ULL,
+	      "kvmclock-wall", "version=%lu now=%lu s", ld(g_pv[1], 4), secs);
+
+	/* records Tern must not write: unaligned, across a page, not RAM; no #GP either */
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
+	memset(g_pv, 0xa5, sizeof(g_pv));
+	int e1 = wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)(uintptr_t)g_pv[0] + 2 + 1);
+	int e2 = wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)(uintptr_t)g_pv[1] - 16 + 1);
+	int e3 = wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, 0xfee00000ULL + 1); /* the LAPIC */
+	int e4 = wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (1ULL << 45) + 1);  /* past RAM */
+	check(e1 < 0 && e2 < 0 && e3 < 0 && e4 < 0 && untouched(g_pv[0]) && untouched(g_pv[1] - 32),
+	      "kvmclock-bad-records", "vectors %d %d %d %d", e1, e2, e3, e4);
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
 }
 
 static uint8_t cmos(uint8_t reg)
@@ -391,6 +471,7 @@ void test_basic(void)
 	cpuid_checks();
 	hypercall_checks();
 	msr_checks();
+	kvmclock_checks();
 	rtc_checks();
 	pit_checks();
 	lapic_mmio_checks();
