@@ -29,7 +29,8 @@ utilisation of the Tern migrations (bytes sent / total time / link rate).
 Knobs: BENCH_RUNS (default 2 migrations per case), BENCH_MIG_LINK_BYTES (default 8M),
 BENCH_MIG_DD_MB (default 32), BENCH_MIG_QEMU_UNLIMITED=0 skips the unlimited-bandwidth QEMU
 runs, BENCH_MIG_TERN=0 / BENCH_MIG_QEMU=0 skip a side, BENCH_MIG_WORK=idle (or dirty) runs that
-workload only, BENCH_MIG_HA=1 leaves Tern's HA agent on
+workload only, BENCH_MIG_DOWNTIME=MS passes downtime=MS to Tern's `migrate` (default: Tern's
+own default limit, 300 ms), BENCH_MIG_HA=1 leaves Tern's HA agent on
 (tern.conf `ha = on`; off by default so that only the migration is measured).
 """
 import json
@@ -57,6 +58,7 @@ QEMU_UNLIMITED = os.environ.get("BENCH_MIG_QEMU_UNLIMITED", "1") != "0"
 DO_TERN = os.environ.get("BENCH_MIG_TERN", "1") != "0"
 DO_QEMU = os.environ.get("BENCH_MIG_QEMU", "1") != "0"
 HA = os.environ.get("BENCH_MIG_HA", "0") == "1"
+DOWNTIME = os.environ.get("BENCH_MIG_DOWNTIME", "")
 WORKS = os.environ.get("BENCH_MIG_WORK", "idle dirty").split()
 KEY = "hex:" + "3c" * 32
 A_IP, B_IP = "169.254.77.1", "169.254.77.2"
@@ -186,7 +188,7 @@ def link_rate(src, ip):
 def tern_migrate(src, dst, peer):
     """One `migrate g PEER`; returns a dict of what the summary and profile lines say."""
     t0 = time.monotonic()
-    src.send(f"migrate g {peer}\r")
+    src.send(f"migrate g {peer}{' downtime=' + DOWNTIME if DOWNTIME else ''}\r")
     src.expect(r"migrate g: (done in [^\r\n]*|FAILED: [^\r\n]*|IN DOUBT[^\r\n]*)\r?\n",
                timeout=1800)
     wall = time.monotonic() - t0
@@ -512,7 +514,9 @@ def report(tern, qemu, qfloor, qcmd):
                 print(f"  {'':{len(work) + len(r['dir']) + 1}s}  {r['profile']}; max throttle "
                       f"{r['throttle']}%, wall {r['wall']:.1f} s, largest ping gap "
                       f"{r['gap']:.0f} ms starting {r['gap_at']:.1f} s after `migrate`")
-        print("  commands: tern a> migrate g b  (tern b> migrate g a back); guest: vm create g "
+        dt = f" downtime={DOWNTIME}" if DOWNTIME else ""
+        print(f"  commands: tern a> migrate g b{dt}  (tern b> migrate g a{dt} back); guest: "
+              "vm create g "
               "mem=256M vcpus=1 nic=on kernel=vmlinuz initrd=initrd.img cmdline=\""
               f"{guest_cmdline(EXTRA)}\"; Tern hosts: TernHost -smp 2 -m 1024 on taps of a "
               "netns bridge, tern.conf with cluster_key, [peer] and ha = " + ("on" if HA else "off"))
