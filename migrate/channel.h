@@ -48,6 +48,8 @@ enum chan_msg {
 	MSG_RUNNING = 16,  /* destination: it runs */
 	MSG_ABORT = 17,
 	MSG_VERIFY = 18, /* source, optional: per-2 MiB-chunk sums of guest RAM (debugging) */
+	MSG_SYNC = 19,   /* source: answer MSG_SYNCED once all stream bytes so far are loaded */
+	MSG_SYNCED = 20, /* destination: caught up (only if its MSG_ACCEPT offered MIG_FEAT_SYNC) */
 	/* HA replication (ha/replica.h) */
 	MSG_REPL_HELLO = 30, /* primary: offer of the VM to replicate */
 	MSG_REPL_PROBE = 31, /* a VM name: what do you have of it? */
@@ -56,6 +58,9 @@ enum chan_msg {
 	MSG_REPL_ACK = 34,   /* standby: checkpoint seq applied */
 	MSG_REPL_END = 35,   /* primary: replication ends, drop the replica */
 };
+
+/* MSG_ACCEPT payload byte 0 (absent from older destinations: no features). */
+#define MIG_FEAT_SYNC 0x01 /* understands MSG_SYNC */
 
 struct chan_io {
 	int (*send)(void *ctx, const void *buf, size_t len); /* all of it, or -1 */

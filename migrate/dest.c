@@ -33,6 +33,14 @@ static int in_read(void *ctx, void *buf, size_t len)
 				s->error = s->ch->error;
 				return -1;
 			}
+			if (type == MSG_SYNC) { /* all earlier stream bytes are loaded by now */
+				if (chan_send1(s->ch, MSG_SYNCED, NULL, 0) < 0) {
+					s->error = s->ch->error;
+					return -1;
+				}
+				s->left = 0;
+				continue;
+			}
 			if (type != MSG_STREAM) {
 				s->aborted = type == MSG_ABORT;
 				s->error = s->aborted ? "the source aborted" : "unexpected message";
@@ -145,7 +153,8 @@ void migrate_receive(struct chan *ch)
 	}
 	const char *err = NULL;
 	uint64_t rec_pa = pmm_alloc(REC_BUF_ORDER);
-	if (!rec_pa || chan_send1(ch, MSG_ACCEPT, NULL, 0) < 0) {
+	static const uint8_t features = MIG_FEAT_SYNC;
+	if (!rec_pa || chan_send1(ch, MSG_ACCEPT, &features, 1) < 0) {
 		err = rec_pa ? ch->error : "out of memory";
 		goto discard;
 	}
@@ -162,9 +171,10 @@ void migrate_receive(struct chan *ch)
 			chan_send1(ch, MSG_ERROR, err, strlen(err));
 		goto discard;
 	}
+	uint64_t t_loaded = time_ns(); /* the downtime profile below */
 	if (m)
 		m->bytes_sent = ch->bytes_received;
-	uint64_t t_all = time_ns() - t_recv;
+	uint64_t t_all = t_loaded - t_recv;
 	klog("migrate: %s: %llu MiB in %llu ms: waiting for data %llu ms, decrypting %llu ms, "
 	     "loading %llu ms",
 	     c.name, (unsigned long long)(ch->bytes_received >> 20),
@@ -175,14 +185,22 @@ void migrate_receive(struct chan *ch)
 		chan_send1(ch, MSG_ERROR, err, strlen(err));
 		goto discard;
 	}
+	uint64_t t_checked = time_ns();
 	if (chan_send1(ch, MSG_STATE_OK, NULL, 0) < 0 || !wait_commit(ch)) {
 		err = "the source did not commit";
 		goto discard;
 	}
+	uint64_t t_commit = time_ns();
 	vm->run_ns = uptime + (time_ns() - t_offer); /* it ran on the source meanwhile */
 	if (vm_commit_incoming(vm, &err) < 0)
 		goto discard;
+	uint64_t t_started = time_ns();
 	chan_send1(ch, MSG_RUNNING, NULL, 0);
+	klog(
+	    "migrate: %s: handover here: checks %llu us, state OK to commit %llu us, start %llu us",
+	    c.name, (unsigned long long)((t_checked - t_loaded) / 1000),
+	    (unsigned long long)((t_commit - t_checked) / 1000),
+	    (unsigned long long)((t_started - t_commit) / 1000));
 	pmm_free(rec_pa, REC_BUF_ORDER);
 	if (m) {
 		m->phase = MIG_DONE;

@@ -56,6 +56,7 @@ struct migration {
 	uint64_t t_start, t_pause, t_end; /* time_ns */
 	/* inside the downtime: vCPUs parked, last pages and state sent, destination said OK */
 	uint64_t t_parked, t_sent, t_state_ok;
+	uint64_t catchup_ns;  /* waiting for the destination to load the backlog before the pause */
 	uint64_t final_bytes; /* sent while paused */
 	uint64_t downtime_ms;
 	char error[128];

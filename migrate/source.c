@@ -222,7 +222,8 @@ static int send_verify(struct chan *ch, struct vm *vm)
 }
 
 /* expect: wait for one control message of type; false (with m->error) otherwise. */
-static bool expect(struct chan *ch, struct migration *m, uint8_t want, const char *what)
+static bool expect_msg(struct chan *ch, struct migration *m, uint8_t want, const char *what,
+                       const uint8_t **payload, size_t *len)
 {
 	uint8_t type;
 	const uint8_t *d;
@@ -240,7 +241,27 @@ static bool expect(struct chan *ch, struct migration *m, uint8_t want, const cha
 		fmt_snprintf(m->error, sizeof(m->error), "%s: unexpected message %u", what, type);
 		return false;
 	}
+	if (payload)
+		*payload = d, *len = n;
 	return true;
+}
+
+/* expect: the next message must be of type want (its payload unused). */
+static bool expect(struct chan *ch, struct migration *m, uint8_t want, const char *what)
+{
+	return expect_msg(ch, m, want, what, NULL, NULL);
+}
+
+/* catch_up: wait until the destination has loaded everything sent so far, while the VM still
+ * runs. Up to a receive window of pre-copy data (and the send buffer) can be in flight or
+ * queued there; loading it after the pause would count as downtime. */
+static int catch_up(struct chan *ch, struct migration *m)
+{
+	uint64_t t0 = time_ns();
+	if (chan_send1(ch, MSG_SYNC, NULL, 0) < 0 || !expect(ch, m, MSG_SYNCED, "sync"))
+		return -1;
+	m->catchup_ns = time_ns() - t0;
+	return 0;
 }
 
 /* connect_peer: TCP connection and channel handshake. */
@@ -301,12 +322,14 @@ static void summary(struct migration *m, struct chan *ch)
 	        (unsigned long long)(r->lz_ns / 1000000), (unsigned long long)(lz_rate >> 10),
 	        (unsigned long long)((t_all - MIN(t_all, known)) / 1000000));
 	kprintf("migrate %s: downtime: parking vCPUs %llu ms, last pages and state %llu ms "
-	        "(%llu KiB), destination loading and checking %llu ms, commit %llu ms\n",
+	        "(%llu KiB), destination loading and checking %llu ms, commit %llu ms (before "
+	        "it: %llu ms for the destination to catch up)\n",
 	        m->vm_name, (unsigned long long)((m->t_parked - m->t_pause) / 1000000),
 	        (unsigned long long)((m->t_sent - m->t_parked) / 1000000),
 	        (unsigned long long)(m->final_bytes >> 10),
 	        (unsigned long long)((m->t_state_ok - m->t_sent) / 1000000),
-	        (unsigned long long)((m->t_end - m->t_state_ok) / 1000000));
+	        (unsigned long long)((m->t_end - m->t_state_ok) / 1000000),
+	        (unsigned long long)(m->catchup_ns / 1000000));
 }
 
 /* run: the whole sending side; returns with the VM running here or gone. */
@@ -321,13 +344,16 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	ch.clock = time_ns;  /* profile for the summary */
 	uint8_t offer[2048]; /* config, cmdline and virtio lines (vdevs_config_lines) */
 	size_t olen = offer_build(vm, m->verify, offer, sizeof(offer));
+	const uint8_t *acc = NULL;
+	size_t alen = 0;
 	if (!olen || chan_send1(&ch, MSG_OFFER, offer, olen) < 0 ||
-	    !expect(&ch, m, MSG_ACCEPT, "offer")) {
+	    !expect_msg(&ch, m, MSG_ACCEPT, "offer", &acc, &alen)) {
 		if (!m->error[0])
 			tern_strlcpy(m->error, ch.error ? ch.error : "offer failed",
 			             sizeof(m->error));
 		goto failed_conn;
 	}
+	bool peer_syncs = alen >= 1 && (acc[0] & MIG_FEAT_SYNC); /* older peers: no payload */
 	const char *err = NULL;
 	if (vm_dirty_start(vm, &err) < 0) {
 		tern_strlcpy(m->error, err, sizeof(m->error));
@@ -339,7 +365,7 @@ static void run(struct migration *m, uint8_t *chbuf, uint8_t *outbuf, uint8_t *r
 	stream_out_init(&s, out_write, &o, recbuf, 64 * 1024, NULL);
 	m->phase = MIG_PRECOPY;
 	state_save_begin(vm, &s);
-	if (!bm || precopy(&s, &o, vm, m, bm) < 0)
+	if (!bm || precopy(&s, &o, vm, m, bm) < 0 || (peer_syncs && catch_up(&ch, m) < 0))
 		goto failed_running;
 	/* stop and copy */
 	m->phase = MIG_STOPCOPY;
