@@ -7,10 +7,12 @@
 #include "kernel/time.h"
 #include "migrate/migration.h"
 #include "migrate/offer.h"
+#include "vmm/pvclock.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 
-#define REC_BUF_ORDER 10 /* 4 MiB: the largest state record */
+#define REC_BUF_ORDER     10   /* 4 MiB: the largest state record */
+#define TSC_RATE_WARN_PPM 1000 /* 0.1%: worth a warning (a guest clock off by 86 s a day) */
 
 /* The stream arrives as MSG_STREAM messages; the loader pulls bytes from them. */
 struct in_src {
@@ -81,6 +83,13 @@ static struct vm *accept_offer(struct chan *ch, struct vm_config *c, uint64_t *u
 		refuse(ch, "?", err);
 		return NULL;
 	}
+	uint64_t khz = offer_tsc_khz(d, n), ppm = pvclock_rate_ppm(khz, tsc_hz / 1000);
+	if (ppm > TSC_RATE_WARN_PPM) /* calibrations of one CPU model differ by ~200 ppm */
+		klog("migrate: %s: warning: the source's TSC runs at %llu kHz, this host's at %llu "
+		     "kHz (%llu ppm apart): without TSC scaling the guest's TSC clock will be off "
+		     "by as much",
+		     c->name, (unsigned long long)khz, (unsigned long long)(tsc_hz / 1000),
+		     (unsigned long long)ppm);
 	if (vm_find(c->name)) {
 		refuse(ch, c->name, "a VM with that name exists on the destination");
 		return NULL;

@@ -2,6 +2,7 @@
 #include "migrate/offer.h"
 #include "kernel/args.h"
 #include "kernel/string.h"
+#include "kernel/time.h"
 #include "vmm/dev/vdevs.h"
 #include "vmm/stream.h"
 #include "vmm/vm.h"
@@ -16,7 +17,8 @@ enum {
 	F_UPTIME,
 	F_VERIFY,
 	F_VDEV,
-	F_HA
+	F_HA,
+	F_TSC_KHZ /* the source host's TSC rate: the guest's TSC runs at it */
 };
 /* F_VDEV (repeated): one `key=value` virtio setting (disk/mac/hvc, see vdevs_config_lines) */
 
@@ -42,6 +44,7 @@ size_t offer_build(struct vm *vm, bool verify, uint8_t *buf, size_t cap)
 	stream_u64(&s, F_VERIFY, verify);
 	if (c->ha)
 		stream_u64(&s, F_HA, 1); /* an HA guest stays one on the destination */
+	stream_u64(&s, F_TSC_KHZ, tsc_hz / 1000);
 	char lines[VM_MAX_DISKS + 2][VDEVS_LINE];
 	int nl = vdevs_config_lines(vm, lines, VM_MAX_DISKS + 2);
 	for (int i = 0; i < nl; i++)
@@ -132,4 +135,17 @@ const char *offer_parse(const uint8_t *buf, size_t len, struct vm_config *c, uin
 	if (c->vcpus < 1)
 		return "offer has a bad vCPU count";
 	return NULL;
+}
+
+uint64_t offer_tsc_khz(const uint8_t *buf, size_t len)
+{
+	struct field_iter it;
+	uint16_t id, fl;
+	const uint8_t *v;
+	uint64_t khz = 0;
+	field_iter_init(&it, buf, len);
+	while (field_next(&it, &id, &v, &fl))
+		if (id == F_TSC_KHZ && !field_u64(v, fl, &khz))
+			return 0;
+	return it.bad ? 0 : khz;
 }

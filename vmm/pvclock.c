@@ -46,6 +46,14 @@ uint64_t pvclock_read(struct pvclock_point p, struct pvclock_scale s, uint64_t t
 	return back < p.ns ? p.ns - back : 0;
 }
 
+uint64_t pvclock_rate_ppm(uint64_t a, uint64_t b)
+{
+	if (!a || !b)
+		return 0;
+	uint64_t d = a > b ? a - b : b - a;
+	return d >= b ? 1000000 * (d / b) : d * 1000000 / b; /* no overflow for rates < 2^44 */
+}
+
 void pvclock_encode(uint8_t out[PVCLOCK_SIZE], uint32_t version, struct pvclock_point p,
                     struct pvclock_scale s, uint8_t flags)
 {

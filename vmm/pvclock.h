@@ -36,6 +36,9 @@ uint64_t pvclock_scale_delta(uint64_t delta, struct pvclock_scale s);
 /* pvclock_read: the time on the line through p with slope s at guest TSC tsc (before p.tsc:
  * extrapolated back, never below 0). */
 uint64_t pvclock_read(struct pvclock_point p, struct pvclock_scale s, uint64_t tsc);
+/* pvclock_rate_ppm: how far rate a is from rate b, in parts per million of b (0 if either is
+ * unknown, i.e. 0). */
+uint64_t pvclock_rate_ppm(uint64_t a, uint64_t b);
 /* pvclock_encode: the 32-byte record for (p, s, flags) with the given version. */
 void pvclock_encode(uint8_t out[PVCLOCK_SIZE], uint32_t version, struct pvclock_point p,
                     struct pvclock_scale s, uint8_t flags);

@@ -81,6 +81,19 @@ static void test_read_is_continuous(void **state)
 	assert_true(t1 >= exact - 100 && t1 <= exact + 100);
 }
 
+static void test_rate_ppm(void **state)
+{
+	(void)state;
+	assert_int_equal(pvclock_rate_ppm(0, 2596000), 0); /* unknown: no verdict */
+	assert_int_equal(pvclock_rate_ppm(2596000, 0), 0);
+	assert_int_equal(pvclock_rate_ppm(2596162, 2596162), 0);
+	assert_int_equal(pvclock_rate_ppm(2596536, 2596061), 182); /* two calibrations, one CPU */
+	assert_int_equal(pvclock_rate_ppm(2596061, 2596536), 182);
+	assert_int_equal(pvclock_rate_ppm(3000000, 2000000), 500000);
+	assert_int_equal(pvclock_rate_ppm(9000000, 1000000), 8000000);
+	assert_int_equal(pvclock_rate_ppm(1ULL << 43, 1), 1000000 * ((1ULL << 43) - 1));
+}
+
 static void test_record_layout(void **state)
 {
 	(void)state;
@@ -105,9 +118,8 @@ static void test_record_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scale_accuracy),
-	    cmocka_unit_test(test_scale_small_deltas),
-	    cmocka_unit_test(test_read_is_continuous),
+	    cmocka_unit_test(test_scale_accuracy),     cmocka_unit_test(test_scale_small_deltas),
+	    cmocka_unit_test(test_read_is_continuous), cmocka_unit_test(test_rate_ppm),
 	    cmocka_unit_test(test_record_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
