@@ -40,7 +40,7 @@ static int in_read(void *ctx, void *buf, size_t len)
 					s->error = s->ch->error;
 					return -1;
 				}
-				s->left = 0;
+				s->left = 0; /* a payload, if any, means nothing */
 				continue;
 			}
 			if (type != MSG_STREAM) {

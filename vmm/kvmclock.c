@@ -14,7 +14,6 @@
 #define KVM_FEATURE_CLOCKSOURCE2           (1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 #define PV_ENABLE                          1ULL /* SYSTEM_TIME_NEW bit 0 */
-#define NSEC_PER_SEC                       1000000000ULL
 
 bool kvmclock_cpuid(uint32_t leaf, uint32_t out[4])
 {
@@ -89,7 +88,7 @@ static void publish_wall(struct vcpu *v, uint64_t gpa)
 	uint64_t tsc = vcpu_guest_tsc(v);
 	uint64_t sys = pvclock_read(vm->pv_line, vm->pv_scale, tsc);
 	int64_t secs = (int64_t)wallclock_now() + vm->plat.rtc.offset; /* the guest's RTC */
-	uint64_t now = secs > 0 ? (uint64_t)secs * NSEC_PER_SEC : 0;
+	uint64_t now = secs > 0 ? (uint64_t)secs * PVCLOCK_NSEC_PER_SEC : 0;
 	uint8_t rec[PVCLOCK_WALL_SIZE];
 	uint32_t version = le32_load(dst);
 	pvclock_encode_wall(rec, (version | 1) + 1, now > sys ? now - sys : 0);
@@ -130,21 +129,16 @@ void kvmclock_tsc_written(struct vcpu *v)
 
 void kvmclock_boot(struct vm *vm)
 {
+	/* the vCPUs' MSRs start at 0: every boot allocates them zeroed (make_vcpus) */
 	vm->pv_line = (struct pvclock_point){0, 0};
 	vm->pv_scale = pvclock_scale_for(tsc_hz);
-	for (int i = 0; i < vm->nvcpus; i++) {
-		vm->vcpu[i]->pv_msr = vm->vcpu[i]->pv_wall_msr = 0;
-		vm->vcpu[i]->pv_version = 0;
-	}
 }
 
 void kvmclock_resume(struct vm *vm)
 {
 	if (!vm->nvcpus)
 		return;
-	if (!vm->pv_scale.mul) /* a stream from before kvmclock: the line of a fresh boot */
-		vm->pv_line = (struct pvclock_point){0, 0},
-		vm->pv_scale = pvclock_scale_for(tsc_hz);
+	/* the line is the saved one, or kvmclock_boot's for a stream from before kvmclock */
 	uint64_t tsc = vcpu_guest_tsc(vm->vcpu[0]);
 	vm->pv_line = (struct pvclock_point){tsc, pvclock_read(vm->pv_line, vm->pv_scale, tsc)};
 	vm->pv_scale = pvclock_scale_for(tsc_hz);

@@ -43,7 +43,8 @@ bool kvmclock_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool kvmclock_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 /* kvmclock_tsc_written: the guest wrote its TSC: republish the record at the new position. */
 void kvmclock_tsc_written(struct vcpu *v);
-/* kvmclock_boot: a fresh boot: the line starts at TSC 0, no vCPU has a record. */
+/* kvmclock_boot: before a boot or a load: the fresh-boot line, from TSC 0 at this host's rate
+ * (a loaded stream's vCPU records replace it). */
 void kvmclock_boot(struct vm *vm);
 /* kvmclock_resume: state was loaded: re-anchor the line on this host and republish. */
 void kvmclock_resume(struct vm *vm);

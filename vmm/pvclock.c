@@ -3,8 +3,6 @@
 #include "kernel/endian.h"
 #include "kernel/string.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-
 struct pvclock_scale pvclock_scale_for(uint64_t tsc_hz)
 {
 	/* mul = 1e9 * 2^(32 - shift) / tsc_hz, with shift chosen so that mul < 2^32 and, where
@@ -12,14 +10,14 @@ struct pvclock_scale pvclock_scale_for(uint64_t tsc_hz)
 	struct pvclock_scale s = {0, 0};
 	uint64_t hz = tsc_hz ? tsc_hz : 1;
 	int shift = 0;
-	uint64_t mul = (NSEC_PER_SEC << 32) / hz;
+	uint64_t mul = (PVCLOCK_NSEC_PER_SEC << 32) / hz;
 	while (mul >= (1ULL << 32)) { /* TSC under 1 GHz: shift left */
 		hz <<= 1;
 		shift++;
-		mul = (NSEC_PER_SEC << 32) / hz;
+		mul = (PVCLOCK_NSEC_PER_SEC << 32) / hz;
 	}
 	for (int k = 1; shift <= 0 && k <= 2 && mul < (1ULL << 31); k++) { /* fast TSC: precision */
-		mul = (NSEC_PER_SEC << (32 + k)) / hz;
+		mul = (PVCLOCK_NSEC_PER_SEC << (32 + k)) / hz;
 		shift = -k;
 	}
 	s.mul = (uint32_t)mul;
@@ -69,6 +67,6 @@ void pvclock_encode(uint8_t out[PVCLOCK_SIZE], uint32_t version, struct pvclock_
 void pvclock_encode_wall(uint8_t out[PVCLOCK_WALL_SIZE], uint32_t version, uint64_t epoch_ns)
 {
 	le32_store(out + 0, version);
-	le32_store(out + 4, (uint32_t)(epoch_ns / NSEC_PER_SEC));
-	le32_store(out + 8, (uint32_t)(epoch_ns % NSEC_PER_SEC));
+	le32_store(out + 4, (uint32_t)(epoch_ns / PVCLOCK_NSEC_PER_SEC));
+	le32_store(out + 8, (uint32_t)(epoch_ns % PVCLOCK_NSEC_PER_SEC));
 }

@@ -11,8 +11,9 @@
 
 #include "kernel/compiler.h"
 
-#define PVCLOCK_SIZE      32 /* struct pvclock_vcpu_time_info */
-#define PVCLOCK_WALL_SIZE 12 /* struct pvclock_wall_clock */
+#define PVCLOCK_NSEC_PER_SEC 1000000000ULL
+#define PVCLOCK_SIZE         32 /* struct pvclock_vcpu_time_info */
+#define PVCLOCK_WALL_SIZE    12 /* struct pvclock_wall_clock */
 
 /* flags byte (offset 29) */
 #define PVCLOCK_TSC_STABLE    0x01 /* the TSC is synchronised across vCPUs: no global max */
