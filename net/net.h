@@ -229,6 +229,8 @@ long tcp_write(struct tcp_conn *c, const void *data, size_t len, uint64_t now_us
  * < 0 (then done is NOT called). */
 int tcp_write_ref(struct tcp_conn *c, const void *data, size_t len, tcp_done_fn done,
                   void *done_arg, uint64_t now_us);
+/* tcp_sndbuf_size: the copy-send limit (tcp_sndbuf_space when nothing is queued). */
+size_t tcp_sndbuf_size(const struct tcp_conn *c);
 /* tcp_sndbuf_space: bytes tcp_write would accept now. */
 size_t tcp_sndbuf_space(const struct tcp_conn *c);
 /* tcp_recved: the app consumed len delivered bytes; reopens the receive window. */

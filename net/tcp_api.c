@@ -190,6 +190,12 @@ int tcp_write_ref(struct tcp_conn *c, const void *data, size_t len, tcp_done_fn 
 	return r;
 }
 
+/* tcp_sndbuf_size: the copy-send limit (tcp_sndbuf_space when nothing is queued). */
+size_t tcp_sndbuf_size(const struct tcp_conn *c)
+{
+	return c->sndbuf;
+}
+
 /* tcp_sndbuf_space: bytes tcp_write would accept now. */
 size_t tcp_sndbuf_space(const struct tcp_conn *c)
 {

@@ -1,4 +1,12 @@
-/* Blocking sockets over the callback TCP API; see ksock.h. All state is under netd.lock. */
+/*
+ * Blocking sockets over the callback TCP API; see ksock.h. Connection state is under
+ * netd.lock. Received data goes through a single-producer single-consumer ring: the network
+ * daemon appends (cb_recv, under netd.lock) and the reading thread takes without netd.lock, so
+ * a reader copying out never stalls the daemon and never waits for a whole poll round of it.
+ * Only the reader's wait/wake-up uses the socket's own small rxlock (taken inside netd.lock,
+ * never the other way round), and the window is reopened (tcp_recved, under netd.lock) per
+ * RX_REPORT bytes and before the reader sleeps, not per read.
+ */
 #include "net/host/ksock.h"
 #include "kernel/heap.h"
 #include "kernel/pmm.h"
@@ -8,14 +16,30 @@
 
 #define RX_RING      (1u << 20) /* >= the receive window, so every delivery fits */
 #define ACCEPT_QUEUE 8
+/*
+ * Low watermarks (like SO_RCVLOWAT/SO_SNDLOWAT): a blocked reader is woken when this much of
+ * what it waits for has arrived, a blocked writer when this much send space is free, not on
+ * every segment or ACK. Each wake-up is a cross-CPU hand-over; per segment, the reader and
+ * the daemon spent more time passing netd.lock than moving data.
+ */
+#define RX_LOWAT_MAX (RX_RING / 4) /* < the window: the peer can always send this much */
+#define RX_REPORT    (RX_RING / 2) /* taken bytes that reopen the window at once */
 
 struct ksock {
 	struct tcp_conn *c;
-	struct waitq wq;
+	struct waitq wq; /* connect, send, drain: under netd.lock */
 	uint8_t *rx;
-	size_t rx_head, rx_len;
-	bool established, eof;
-	int err;
+	size_t rx_len;        /* bytes in the ring (atomic: the producer adds, the reader takes) */
+	size_t rx_tail;       /* producer only: where the next byte goes */
+	size_t rx_head;       /* reader only: the next byte to take */
+	size_t rx_unreported; /* reader only: taken bytes not yet passed to tcp_recved */
+	struct spinlock rxlock;
+	struct waitq rxwq; /* the reader; under rxlock */
+	size_t rx_want; /* set under rxlock: the reader wakes when rx_len reaches this (0: none) */
+	size_t tx_want; /* a blocked writer wakes when this much send space is free (0: any ACK) */
+	bool established;
+	bool eof; /* under rxlock (set by the producer) */
+	int err;  /* set under netd.lock and rxlock */
 	net_ip4 peer_ip;
 	uint16_t peer_port;
 	uint64_t io_timeout_ms;
@@ -36,31 +60,64 @@ static uint64_t deadline_of(uint64_t ms)
 	return ms ? deadline_ms(ms) : 0;
 }
 
-/* cb_recv: copy into the ring (the window guarantees room); FIN marks EOF. */
+/* rx_avail: bytes in the ring (either side). */
+static size_t rx_avail(struct ksock *s)
+{
+	return __atomic_load_n(&s->rx_len, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * rx_wake: wake the reader if what it waits for is there (or always). The common cases, no
+ * reader waiting or not enough data yet, cost no lock: the producer's count update (a locked
+ * add, a full barrier) comes before this load of rx_want, and the reader's store of rx_want
+ * is fenced before its load of the count, so at least one side sees the other's store: either
+ * the reader sees the data and does not sleep, or this sees its rx_want (recv_want).
+ */
+static void rx_wake(struct ksock *s, bool always)
+{
+	size_t want = __atomic_load_n(&s->rx_want, __ATOMIC_SEQ_CST);
+	if (!always && (!want || rx_avail(s) < want))
+		return;
+	spin_lock(&s->rxlock);
+	if (always || (s->rx_want && rx_avail(s) >= s->rx_want))
+		waitq_wake_all(&s->rxwq);
+	spin_unlock(&s->rxlock);
+}
+
+/* cb_recv: append to the ring (the window guarantees room); FIN marks EOF. */
 static void cb_recv(void *arg, struct tcp_conn *c, const void *data, size_t len)
 {
 	struct ksock *s = arg;
 	(void)c;
 	if (!data) {
+		spin_lock(&s->rxlock);
 		s->eof = true;
-	} else {
-		for (size_t done = 0; done < len;) {
-			size_t tail = (s->rx_head + s->rx_len) % RX_RING;
-			size_t n = MIN(len - done, MIN(RX_RING - tail, RX_RING - s->rx_len));
-			if (!n)
-				break; /* cannot happen with the window <= ring; drop defensively */
-			memcpy(s->rx + tail, (const uint8_t *)data + done, n);
-			s->rx_len += n;
-			done += n;
-		}
+		spin_unlock(&s->rxlock);
+		rx_wake(s, true);
+		return;
 	}
-	waitq_wake_all(&s->wq);
+	for (size_t done = 0; done < len;) {
+		size_t room = RX_RING - rx_avail(s);
+		size_t n = MIN(len - done, MIN(RX_RING - s->rx_tail, room));
+		if (!n)
+			break; /* cannot happen with the window <= ring; drop defensively */
+		memcpy(s->rx + s->rx_tail, (const uint8_t *)data + done, n);
+		s->rx_tail = (s->rx_tail + n) % RX_RING;
+		/* data, then count; a full barrier before rx_wake's load of rx_want */
+		__atomic_add_fetch(&s->rx_len, n, __ATOMIC_SEQ_CST);
+		done += n;
+	}
+	rx_wake(s, false);
 }
 
+/* cb_sent: data was acknowledged; wake a writer once its low watermark of space is free. */
 static void cb_sent(void *arg, struct tcp_conn *c, size_t acked)
 {
-	(void)c, (void)acked;
-	waitq_wake_all(&((struct ksock *)arg)->wq);
+	struct ksock *s = arg;
+	(void)acked;
+	if (s->tx_want && tcp_sndbuf_space(c) < s->tx_want)
+		return;
+	waitq_wake_all(&s->wq);
 }
 
 static void cb_connected(void *arg, struct tcp_conn *c)
@@ -76,9 +133,12 @@ static void cb_err(void *arg, struct tcp_conn *c, int err)
 {
 	struct ksock *s = arg;
 	(void)c;
+	spin_lock(&s->rxlock);
 	s->err = err;
+	spin_unlock(&s->rxlock);
 	s->c = NULL;
 	waitq_wake_all(&s->wq);
+	rx_wake(s, true);
 }
 
 static const struct tcp_callbacks g_cb = {cb_recv, cb_sent, cb_connected, cb_err};
@@ -94,6 +154,7 @@ static struct ksock *sock_new(void)
 		kfree(s);
 		return NULL;
 	}
+	spin_init(&s->rxlock, "ksock-rx");
 	return s;
 }
 
@@ -217,7 +278,12 @@ int ksock_send(struct ksock *s, const void *buf, size_t len, uint64_t timeout_ms
 		}
 		p += n;
 		len -= (size_t)n;
-		if (len && !waitq_wait(&s->wq, &netd.lock, dl)) {
+		if (!len)
+			break;
+		s->tx_want = MIN(len, tcp_sndbuf_size(s->c) / 4);
+		bool ok = waitq_wait(&s->wq, &netd.lock, dl);
+		s->tx_want = 0;
+		if (!ok) {
 			spin_unlock(&netd.lock);
 			return NET_ETIMEDOUT;
 		}
@@ -227,41 +293,75 @@ int ksock_send(struct ksock *s, const void *buf, size_t len, uint64_t timeout_ms
 	return 0;
 }
 
-/* take: copy up to len buffered bytes out and reopen the window by as much (lock held). */
+/* take: copy up to len bytes out of the ring (reader side, no lock). */
 static size_t take(struct ksock *s, uint8_t *buf, size_t len)
 {
-	size_t n = 0;
-	while (n < len && s->rx_len) {
-		size_t k = MIN(len - n, MIN(s->rx_len, RX_RING - s->rx_head));
+	size_t avail = rx_avail(s), n = 0;
+	while (n < len && n < avail) {
+		size_t k = MIN(len - n, MIN(avail - n, RX_RING - s->rx_head));
 		memcpy(buf + n, s->rx + s->rx_head, k);
 		s->rx_head = (s->rx_head + k) % RX_RING;
-		s->rx_len -= k;
 		n += k;
 	}
-	if (n && s->c)
-		tcp_recved(s->c, n, netd_now_us());
+	__atomic_sub_fetch(&s->rx_len, n, __ATOMIC_RELEASE); /* the room after the copy */
+	s->rx_unreported += n;
 	return n;
+}
+
+/* report: reopen the receive window by the bytes taken since the last report. */
+static void report(struct ksock *s)
+{
+	spin_lock(&netd.lock);
+	if (s->c)
+		tcp_recved(s->c, s->rx_unreported, netd_now_us());
+	spin_unlock(&netd.lock);
+	s->rx_unreported = 0;
+}
+
+/* recv_want: wait until want bytes are buffered (or EOF, an error, the deadline), then take up
+ * to len; returns bytes, 0 on EOF, or an error. The window is reopened before any sleep, so
+ * the peer can always send what the reader waits for. */
+static long recv_want(struct ksock *s, void *buf, size_t len, size_t want, uint64_t dl)
+{
+	spin_lock(&s->rxlock);
+	while (rx_avail(s) < want && !s->eof && !s->err) {
+		if (s->rx_unreported) {
+			spin_unlock(&s->rxlock);
+			report(s);
+			spin_lock(&s->rxlock);
+			continue;
+		}
+		__atomic_store_n(&s->rx_want, want,
+		                 __ATOMIC_SEQ_CST); /* before the count (rx_wake) */
+		if (rx_avail(s) >= want)
+			break;
+		bool ok = waitq_wait(&s->rxwq, &s->rxlock, dl);
+		s->rx_want = 0;
+		if (!ok) {
+			spin_unlock(&s->rxlock);
+			return NET_ETIMEDOUT;
+		}
+	}
+	s->rx_want = 0;
+	long r = s->eof ? 0 : s->err;
+	spin_unlock(&s->rxlock);
+	size_t n = take(s, buf, len);
+	if (s->rx_unreported >= RX_REPORT)
+		report(s);
+	return n ? (long)n : r;
 }
 
 long ksock_recv_some(struct ksock *s, void *buf, size_t len, uint64_t timeout_ms)
 {
-	uint64_t dl = deadline_of(timeout_ms);
-	spin_lock(&netd.lock);
-	while (!s->rx_len && !s->eof && !s->err)
-		if (!waitq_wait(&s->wq, &netd.lock, dl)) {
-			spin_unlock(&netd.lock);
-			return NET_ETIMEDOUT;
-		}
-	long r = s->rx_len ? (long)take(s, buf, len) : s->eof ? 0 : s->err;
-	spin_unlock(&netd.lock);
-	return r;
+	return recv_want(s, buf, len, 1, deadline_of(timeout_ms));
 }
 
 int ksock_recv_exact(struct ksock *s, void *buf, size_t len, uint64_t timeout_ms)
 {
 	uint8_t *p = buf;
 	while (len) {
-		long n = ksock_recv_some(s, p, len, timeout_ms);
+		size_t want = MIN(len, (size_t)RX_LOWAT_MAX);
+		long n = recv_want(s, p, len, want, deadline_of(timeout_ms));
 		if (n <= 0)
 			return n == 0 ? NET_ECONNRESET : (int)n;
 		p += n;
