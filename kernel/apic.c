@@ -105,6 +105,17 @@ static void kick_irq(void *arg)
 	(void)arg;
 }
 
+/*
+ * timer_oneshot: divide by 1 and an unmasked one-shot LVT entry (SDM 3A 11.5.4). Set once per
+ * CPU; lapic_timer_deadline then writes only the initial count, since every LAPIC access
+ * costs an exit when Tern itself runs virtualised.
+ */
+static void timer_oneshot(void)
+{
+	wr(LAPIC_TIMER_DIV, 0xb);
+	wr(LAPIC_LVT_TIMER, VEC_TIMER);
+}
+
 /* calibrate: LAPIC timer ticks in 10 ms of TSC time. */
 static void calibrate(void)
 {
@@ -116,6 +127,7 @@ static void calibrate(void)
 		cpu_relax();
 	uint32_t elapsed = 0xffffffff - rd(LAPIC_TIMER_CUR);
 	wr(LAPIC_TIMER_INIT, 0);
+	timer_oneshot();
 	g_timer_hz = (uint64_t)elapsed * 100;
 	if (!g_timer_hz)
 		panic("lapic: timer does not count");
@@ -139,7 +151,8 @@ void lapic_init_bsp(void)
 	calibrate();
 }
 
-/* lapic_init_cpu: software-enable the LAPIC, mask LINT0/LINT1/timer, accept all priorities. */
+/* lapic_init_cpu: software-enable the LAPIC, mask LINT0/LINT1/error, stop the timer (one-shot
+ * mode, timer_oneshot), accept all priorities. */
 void lapic_init_cpu(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -149,7 +162,8 @@ void lapic_init_cpu(void)
 	wr(LAPIC_LVT_LINT0, LVT_MASKED);
 	wr(LAPIC_LVT_LINT1, LVT_MASKED);
 	wr(LAPIC_LVT_ERROR, LVT_MASKED);
-	wr(LAPIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+	wr(LAPIC_TIMER_INIT, 0); /* stopped until the first lapic_timer_deadline */
+	timer_oneshot();
 	wr(0x80, 0); /* TPR: accept every priority */
 	lapic_eoi();
 }
@@ -168,9 +182,7 @@ void lapic_timer_deadline(uint64_t tsc)
 		ticks = 1;
 	if (ticks > 0xffffffffULL)
 		ticks = 0xffffffffULL;
-	wr(LAPIC_LVT_TIMER, VEC_TIMER); /* one-shot, unmasked */
-	wr(LAPIC_TIMER_DIV, 0xb);
-	wr(LAPIC_TIMER_INIT, (uint32_t)ticks);
+	wr(LAPIC_TIMER_INIT, (uint32_t)ticks); /* one-shot mode and divider: timer_oneshot */
 }
 
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector)

@@ -236,7 +236,12 @@ struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg
 	return create(name, fn, arg, cpu, fpu_area);
 }
 
-/* sched_set_timer_hint: the running thread needs a timer interrupt at tsc (0: none). */
+/*
+ * sched_set_timer_hint: the running thread needs a timer interrupt at tsc (0: none). The hint
+ * stays until the thread is switched out or the interrupt comes, so a vCPU thread that sets
+ * the same hint before every guest entry reprograms nothing (a LAPIC write is an exit when
+ * Tern runs virtualised).
+ */
 void sched_set_timer_hint(uint64_t tsc)
 {
 	struct cpu *c = this_cpu();
@@ -381,6 +386,8 @@ void sched_timer_irq(void)
 	uint64_t now = rdtsc();
 	spin_lock(&c->runq_lock);
 	c->ticks++;
+	if (c->timer_hint && c->timer_hint <= now)
+		c->timer_hint = 0; /* it came; the thread sets a new one if it needs one */
 	for (struct thread *t = c->sleepq, *n; t; t = n) {
 		n = t->sleep_next;
 		if (t->deadline <= now) {

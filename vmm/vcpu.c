@@ -238,9 +238,8 @@ void vcpu_thread(void *arg)
 			uint64_t slice = v->throttle_mark + ns_to_tsc(THROTTLE_SLICE_NS);
 			hint = hint && hint < slice ? hint : slice;
 		}
-		sched_set_timer_hint(hint);
+		sched_set_timer_hint(hint); /* usually unchanged since the last entry: no cost */
 		vmm->run(v, &e);
-		sched_set_timer_hint(0);
 		if (vcpu_handle_exit(v, &e) < 0)
 			break;
 		throttle(v);
