@@ -412,15 +412,23 @@ def qemu_side(build, ns):
         cases = [("idle", None), ("idle", UNLIMITED), ("dirty", None), ("dirty", UNLIMITED)]
     cases = [c for c in cases if c[0] in WORKS]
     res = {c: [] for c in cases}
+    crashes = {c: 0 for c in cases}
     floor = {}
-    cur = QemuVm(build, ns, tmp, taps[0])
     port = 21000 + os.getpid() % 20000
+    tap = 0
+
+    def fresh(tap):
+        """A newly booted guest on taps[tap] with its address and tern-counter."""
+        vm = QemuVm(build, ns, tmp, taps[tap])
+        vm.ready()
+        vm.run(f"ip addr add {QEMU_GUEST_IP}/24 dev eth0 && ip link set eth0 up")
+        vm.run(f"ping -c 2 -W 5 {PEER_IP}", timeout=60)
+        vm.run(COUNTER)
+        return vm
+
+    cur = None
     try:
-        cur.ready()
-        cur.run(f"ip addr add {QEMU_GUEST_IP}/24 dev eth0 && ip link set eth0 up")
-        cur.run(f"ping -c 2 -W 5 {PEER_IP}", timeout=60)
-        cur.run(COUNTER)
-        tap = 0
+        cur = fresh(tap)
         for work, bw in cases:
             if work == "dirty" and not getattr(cur, "looping", False):
                 cur.run(LOOP)
@@ -446,18 +454,37 @@ def qemu_side(build, ns):
                 dst.looping = work == "dirty"
                 cur.stop()
                 cur = dst
-                cur.p.send("\r")  # the destination's console: a fresh prompt
-                cur.p.expect("# ", timeout=60)
-                r["late"], r["lines"] = counter_late(cur.run(LATE))
+                try:
+                    cur.p.send("\r")  # the destination's console: a fresh prompt
+                    cur.p.expect("# ", timeout=60)
+                    r["late"], r["lines"] = counter_late(cur.run(LATE))
+                except (pexpect.EOF, pexpect.TIMEOUT, RuntimeError) as e:
+                    # QEMU reported the migration completed, but the guest died on the
+                    # destination (issue 7 saw QEMU's guest oops after some migrations):
+                    # count it, report it, and go on with a freshly booted guest
+                    tail = clean(cur.p.before or "")[-300:].strip().replace("\n", " | ")
+                    print(f"  QEMU {work}: the guest died on the destination after a "
+                          f"completed migration ({type(e).__name__}; console: ...{tail})",
+                          flush=True)
+                    crashes[(work, bw)] += 1
+                    cur.stop()
+                    tap ^= 1
+                    cur = fresh(tap)
+                    if work == "dirty":
+                        cur.run(LOOP)
+                        cur.looping = True
+                        time.sleep(5)
+                    continue
                 r["load"] = load
                 res[(work, bw)].append(r)
                 print(f"  QEMU {work} max-bandwidth {r['bw'] / 2**20:.0f} MiB/s: total "
                       f"{r['total']} ms, downtime {r['down']} ms, {r['mib']:.1f} MiB, "
                       f"{r['rounds']} rounds, late_ms max {r['late']}, ping gap {r['gap']:.0f} "
                       f"ms from {r['gap_at']:.2f} s after the start (load {load})", flush=True)
-        return res, floor, " ".join(cur.cmd[:12]) + " ... -incoming tcp:127.0.0.1:PORT"
+        return res, floor, crashes, " ".join(cur.cmd[:12]) + " ... -incoming tcp:127.0.0.1:PORT"
     finally:
-        cur.stop()
+        if cur:
+            cur.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -482,7 +509,7 @@ def row(label, rs, link=None):
         f"{r['rounds']} rds [load {r['load']}]" for r in rs))
 
 
-def report(tern, qemu, qfloor, qcmd):
+def report(tern, qemu, qfloor, qcmd, qcrash=None):
     print(f"\nlive migration, Debian test guest 256 MiB, 1 vCPU, median of {RUNS} migration(s) "
           "per case; QEMU TCG on a shared 2-core machine: noisy, compare within one run only")
     print(f"{'case':44s} {'total ms':>9s} {'down ms':>9s} {'late_ms':>8s} {'ping ms':>8s} "
@@ -494,8 +521,13 @@ def report(tern, qemu, qfloor, qcmd):
             row(f"Tern {work}", res[work], lk)
     if qemu:
         for (work, bw), rs in qemu.items():
-            row(f"QEMU {work}, max-bandwidth " +
-                (f"{rs[0]['bw'] >> 20} MiB/s" + (" (default)" if bw is None else "")), rs)
+            label = (f"{rs[0]['bw'] >> 20} MiB/s" if rs else f"{(bw or 0) >> 20} MiB/s") + (
+                " (default)" if bw is None else "")
+            if rs:
+                row(f"QEMU {work}, max-bandwidth {label}", rs)
+            if qcrash and qcrash.get((work, bw)):
+                print(f"  QEMU {work}, max-bandwidth {label}: {qcrash[(work, bw)]} more "
+                      "migration(s) completed but the guest died on the destination")
     print("\ncolumns: total = migration time (Tern: summary line; QEMU: query-migrate "
           "total-time); down = the hypervisor's own downtime figure; late_ms = largest "
           "tern-counter -i 20 late_ms in the guest during the migration (guest clock); ping = "
@@ -541,18 +573,18 @@ def main():
           flush=True)
     build = Build()
     ns = NetNS(f"ternbm{os.getpid() % 10000}").create()
-    tern = qemu = qcmd = qfloor = None
+    tern = qemu = qcmd = qfloor = qcrash = None
     try:
         if DO_TERN:
             print("== Tern -> Tern", flush=True)
             tern = tern_side(build, ns)
         if DO_QEMU:
             print("== QEMU -> QEMU", flush=True)
-            qemu, qfloor, qcmd = qemu_side(build, ns)
+            qemu, qfloor, qcrash, qcmd = qemu_side(build, ns)
     finally:
         ns.destroy()
         build.remove()
-    report(tern, qemu, qfloor, qcmd)
+    report(tern, qemu, qfloor, qcmd, qcrash)
 
 
 if __name__ == "__main__":
