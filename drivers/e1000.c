@@ -99,8 +99,13 @@ static int e1000_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt,
 		n->stats.tx_dropped++;
 		return NIC_TX_BAD;
 	}
-	if (d->cmd && !(d->status & DESC_DD))
-		return NIC_TX_BUSY; /* ring full: the device has not sent this slot yet */
+	/* the ring is full when the slot after this one is still the device's: one slot always
+	 * stays empty, because TDT == TDH means "nothing to send" (8254x SDM 3.4) */
+	volatile struct e1000_tx_desc *after = &e->tx[(e->tx_next + 1) % NDESC];
+	if ((d->cmd && !(d->status & DESC_DD)) || (after->cmd && !(after->status & DESC_DD))) {
+		nic_tx_flush(n);    /* frames held back: let the device start on them */
+		return NIC_TX_BUSY; /* the device has not sent those slots yet */
+	}
 	uint8_t *b = e->txbuf + (uint64_t)e->tx_next * BUF_SIZE;
 	size_t off = 0;
 	for (unsigned i = 0; i < iovcnt; i++) {
@@ -112,8 +117,7 @@ static int e1000_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt,
 	d->status = 0;
 	d->cmd = TXD_EOP | TXD_IFCS | TXD_RS;
 	e->tx_next = (e->tx_next + 1) % NDESC;
-	barrier();
-	wr(e, E_TDT, e->tx_next);
+	nic_tx_queued(n);
 	n->stats.tx_packets++;
 	n->stats.tx_bytes += len;
 	return 0;
@@ -158,7 +162,16 @@ static void e1000_promisc(struct nic *n, bool on)
 	wr(e, E_RCTL, r | (on ? RCTL_UPE | RCTL_MPE : 0));
 }
 
-static const struct nic_ops e1000_ops = {e1000_send, e1000_poll_rx, e1000_link, e1000_promisc};
+/* e1000_doorbell: move the transmit tail past the queued descriptors (8254x SDM 3.4). */
+static void e1000_doorbell(struct nic *n)
+{
+	struct e1000 *e = n->priv;
+	barrier(); /* descriptors before the tail */
+	wr(e, E_TDT, e->tx_next);
+}
+
+static const struct nic_ops e1000_ops = {e1000_send, e1000_poll_rx, e1000_link, e1000_promisc,
+                                         e1000_doorbell};
 
 /* read_mac: the receive address the EEPROM loaded into RAL0/RAH0 at reset. */
 static bool read_mac(struct e1000 *e, uint8_t mac[6])

@@ -29,10 +29,13 @@ struct nic_ops {
 	/* promisc: receive frames for every MAC (the NIC is a bridge uplink); NULL if the
 	 * device always does (QEMU's virtio-net without VIRTIO_NET_F_CTRL_RX) */
 	void (*promisc)(struct nic *n, bool on);
+	/* tx_doorbell: tell the device about frames send queued while tx_hold was set */
+	void (*tx_doorbell)(struct nic *n);
 };
 
 struct nic_stats {
 	uint64_t rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped, irqs;
+	uint64_t tx_doorbells; /* device notifications of new transmit frames */
 };
 
 struct nic {
@@ -44,6 +47,14 @@ struct nic {
 	void *priv;
 	bool has_irq; /* interrupts wake the owner; otherwise the owner polls */
 	struct nic_stats stats;
+	/*
+	 * Doorbell batching (like Linux's xmit_more): while the owner sets tx_hold, send queues
+	 * frames in the ring without notifying the device and sets tx_pending; nic_tx_flush
+	 * rings the doorbell once. A notification is an exit when Tern runs virtualised (and a
+	 * PCIe write on hardware); a poll round that answers 30 segments with ACKs rang it up to
+	 * 30 times. Both fields are under the owner's lock.
+	 */
+	bool tx_hold, tx_pending;
 	/* set by the owner */
 	void (*rx)(void *owner, const void *frame, size_t len);
 	void (*kick)(void *owner);
@@ -66,6 +77,25 @@ int nic_count(void);
 struct nic *nic_get(int i);
 /* nic_register: a probed NIC gets its name (eth0, eth1, ...). */
 void nic_register(struct nic *n);
+/* nic_tx_queued: a driver's send queued a frame: ring the doorbell now unless tx_hold. */
+static inline void nic_tx_queued(struct nic *n)
+{
+	if (n->tx_hold) {
+		n->tx_pending = true;
+	} else {
+		n->stats.tx_doorbells++;
+		n->ops->tx_doorbell(n);
+	}
+}
+/* nic_tx_flush: ring the doorbell for frames queued under tx_hold. */
+static inline void nic_tx_flush(struct nic *n)
+{
+	if (n->tx_pending) {
+		n->tx_pending = false;
+		n->stats.tx_doorbells++;
+		n->ops->tx_doorbell(n);
+	}
+}
 /* nic_kick: from an interrupt handler: there is work; wake the owner. */
 void nic_kick(struct nic *n);
 

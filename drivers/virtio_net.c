@@ -47,8 +47,10 @@ static int vnet_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt, 
 		n->stats.tx_dropped++;
 		return NIC_TX_BAD;
 	}
-	if (v->tx.num_free == 0)
-		return NIC_TX_BUSY;      /* the device has not consumed the ring yet */
+	if (v->tx.num_free == 0) {
+		nic_tx_flush(n);    /* frames held back: let the device start on them */
+		return NIC_TX_BUSY; /* the device has not consumed the ring yet */
+	}
 	uint16_t slot = v->tx.free_head; /* the descriptor vio_add will take */
 	uint8_t *b = v->txbuf + (uint64_t)slot * BUF_SIZE;
 	memset(b, 0, HDR);
@@ -61,7 +63,7 @@ static int vnet_send(struct nic *n, const struct net_iov *iov, unsigned iovcnt, 
 		n->stats.tx_dropped++;
 		return NIC_TX_BAD;
 	}
-	vio_kick(&v->tx);
+	nic_tx_queued(n);
 	n->stats.tx_packets++;
 	n->stats.tx_bytes += len;
 	return 0;
@@ -98,8 +100,15 @@ static bool vnet_link(struct nic *n)
 	return vio_cfg16(&v->dev, 6) & VIRTIO_NET_S_LINK_UP;
 }
 
+/* vnet_doorbell: notify the device of new transmit buffers (virtio 1.2 4.1.5.2). */
+static void vnet_doorbell(struct nic *n)
+{
+	struct vnet *v = n->priv;
+	vio_kick(&v->tx);
+}
+
 static const struct nic_ops vnet_ops = {
-    .send = vnet_send, .poll_rx = vnet_poll_rx, .link = vnet_link};
+    .send = vnet_send, .poll_rx = vnet_poll_rx, .link = vnet_link, .tx_doorbell = vnet_doorbell};
 
 /* vnet_irq: a queue has work: wake the owner (the queues are polled from its thread). */
 static void vnet_irq(void *arg)

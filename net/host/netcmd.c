@@ -240,8 +240,10 @@ static int cmd_net(int argc, char **argv)
 		        (unsigned long long)n->tx_packets, (unsigned long long)n->tx_bytes,
 		        (unsigned long long)(n->tx_dropped + f->tx_dropped),
 		        (unsigned long long)n->irqs);
-		kprintf("        %llu frames waited for room in the transmit ring\n",
-		        (unsigned long long)netd.txq[i].queued);
+		kprintf("        %llu frames waited for room in the transmit ring, %llu transmit "
+		        "doorbells\n",
+		        (unsigned long long)netd.txq[i].queued,
+		        (unsigned long long)n->tx_doorbells);
 	}
 	bridge_print();
 	kprintf("protocols:\n");

@@ -124,10 +124,13 @@ static void net_free(void *ctx, void *p)
 
 static const struct net_alloc_ops g_mem = {net_alloc, net_free, NULL};
 
-/* poll_all: one round over every NIC's receive ring and the stack's timers. */
+/* poll_all: one round over every NIC's receive ring and the stack's timers; what the round
+ * transmits (ACKs, forwarded frames, retransmissions) rings each NIC's doorbell once. */
 static int poll_all(uint64_t now)
 {
 	int work = 0;
+	for (int i = 0; i < netd.nifs; i++)
+		netd.nic[i]->tx_hold = true;
 	for (int i = 0; i < netd.nifs; i++) {
 		struct nic *n = netd.nic[i];
 		work += txq_flush(i);
@@ -141,6 +144,10 @@ static int poll_all(uint64_t now)
 	}
 	work += bridge_poll();
 	net_poll(netd.stack, now);
+	for (int i = 0; i < netd.nifs; i++) {
+		netd.nic[i]->tx_hold = false;
+		nic_tx_flush(netd.nic[i]);
+	}
 	return work;
 }
 
