@@ -271,7 +271,9 @@ int ksock_send(struct ksock *s, const void *buf, size_t len, uint64_t timeout_ms
 			spin_unlock(&netd.lock);
 			return e;
 		}
+		netd_tx_hold(); /* the segments this write sends: one doorbell */
 		long n = tcp_write(s->c, p, len, netd_now_us());
+		netd_tx_flush();
 		if (n < 0) {
 			spin_unlock(&netd.lock);
 			return (int)n;

@@ -124,13 +124,26 @@ static void net_free(void *ctx, void *p)
 
 static const struct net_alloc_ops g_mem = {net_alloc, net_free, NULL};
 
+void netd_tx_hold(void)
+{
+	for (int i = 0; i < netd.nifs; i++)
+		netd.nic[i]->tx_hold = true;
+}
+
+void netd_tx_flush(void)
+{
+	for (int i = 0; i < netd.nifs; i++) {
+		netd.nic[i]->tx_hold = false;
+		nic_tx_flush(netd.nic[i]);
+	}
+}
+
 /* poll_all: one round over every NIC's receive ring and the stack's timers; what the round
  * transmits (ACKs, forwarded frames, retransmissions) rings each NIC's doorbell once. */
 static int poll_all(uint64_t now)
 {
 	int work = 0;
-	for (int i = 0; i < netd.nifs; i++)
-		netd.nic[i]->tx_hold = true;
+	netd_tx_hold();
 	for (int i = 0; i < netd.nifs; i++) {
 		struct nic *n = netd.nic[i];
 		work += txq_flush(i);
@@ -144,10 +157,7 @@ static int poll_all(uint64_t now)
 	}
 	work += bridge_poll();
 	net_poll(netd.stack, now);
-	for (int i = 0; i < netd.nifs; i++) {
-		netd.nic[i]->tx_hold = false;
-		nic_tx_flush(netd.nic[i]);
-	}
+	netd_tx_flush();
 	return work;
 }
 

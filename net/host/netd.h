@@ -42,6 +42,11 @@ extern struct netd netd;
 void netd_start(void);
 /* netd_now_us: the stack's clock. */
 uint64_t netd_now_us(void);
+/* netd_tx_hold / netd_tx_flush (netd.lock held): frames the holder transmits in between ring
+ * each NIC's doorbell once, at the flush (drivers/nic.h, doorbell batching). Flush before the
+ * lock is released. */
+void netd_tx_hold(void);
+void netd_tx_flush(void);
 /* netd_kick: the daemon has work (a NIC interrupt, a new deadline); any context. */
 void netd_kick(void);
 /* netd_xmit: send a frame on NIC i (netd.lock held): at once, or after the frames already
