@@ -13,6 +13,10 @@
 #define RX_BUDGET    64
 #define POLL_IDLE_US 500 /* polled NICs are checked at least this often */
 #define POLL_TXQ_US  50  /* and NICs with frames waiting for ring space */
+#define LINK_POLL_US                                                                               \
+	20000 /* carrier checks at most this often: each reads device registers                    \
+	       * (an exit when Tern runs virtualised); a busy daemon polls                         \
+	       * thousands of times a second */
 
 struct netd netd = {.lock = SPINLOCK_INIT("netd")};
 
@@ -138,6 +142,23 @@ void netd_tx_flush(void)
 	}
 }
 
+/* poll_links: carrier changes of every NIC, at most every LINK_POLL_US. */
+static void poll_links(uint64_t now)
+{
+	static uint64_t next_us;
+	if (now < next_us)
+		return;
+	next_us = now + LINK_POLL_US;
+	for (int i = 0; i < netd.nifs; i++) {
+		bool up = netd.nic[i]->ops->link(netd.nic[i]);
+		if (up != netd.link[i]) {
+			netd.link[i] = up;
+			net_if_set_link(&netd.nif[i], up, now);
+			klog("net: %s link %s", netd.nif[i].name, up ? "up" : "down");
+		}
+	}
+}
+
 /* poll_all: one round over every NIC's receive ring and the stack's timers; what the round
  * transmits (ACKs, forwarded frames, retransmissions) rings each NIC's doorbell once. */
 static int poll_all(uint64_t now)
@@ -148,13 +169,8 @@ static int poll_all(uint64_t now)
 		struct nic *n = netd.nic[i];
 		work += txq_flush(i);
 		work += n->ops->poll_rx(n, RX_BUDGET);
-		bool up = n->ops->link(n);
-		if (up != netd.link[i]) {
-			netd.link[i] = up;
-			net_if_set_link(&netd.nif[i], up, now);
-			klog("net: %s link %s", netd.nif[i].name, up ? "up" : "down");
-		}
 	}
+	poll_links(now);
 	work += bridge_poll();
 	net_poll(netd.stack, now);
 	netd_tx_flush();
