@@ -72,7 +72,25 @@ static void sleepq_remove(struct cpu *c, struct thread *t)
 	t->on_sleepq = false;
 }
 
-/* timer_rearm: program this CPU's one-shot timer for its next event (runq_lock held). */
+/*
+ * timer_rearm / timer_commit: this CPU's one-shot timer for its next event. timer_rearm
+ * chooses the deadline under runq_lock; timer_commit programs it after the lock is dropped
+ * (interrupts still off), and only if it changed: a LAPIC write is an exit when Tern runs
+ * virtualised, and another CPU waking a thread here must not spin on runq_lock meanwhile.
+ * Other CPUs only ever remove sleepers from this CPU's list, which can make the programmed
+ * deadline early (a spurious tick), never late.
+ */
+static void timer_commit(struct cpu *c)
+{
+	if (!c->timer_dirty)
+		return;
+	c->timer_dirty = false;
+	if (c->timer_next == c->timer_armed)
+		return;
+	c->timer_armed = c->timer_next;
+	lapic_timer_deadline(c->timer_next);
+}
+
 static void timer_rearm(struct cpu *c)
 {
 	uint64_t next = 0;
@@ -86,7 +104,8 @@ static void timer_rearm(struct cpu *c)
 		if (!next || slice_end < next)
 			next = slice_end;
 	}
-	lapic_timer_deadline(next);
+	c->timer_next = next;
+	c->timer_dirty = true;
 }
 
 /* wake_locked: BLOCKED -> RUNNABLE on c's queue; the caller holds c->runq_lock. */
@@ -105,12 +124,17 @@ static bool wake_locked(struct cpu *c, struct thread *t)
 void thread_wake(struct thread *t)
 {
 	struct cpu *c = &cpus[t->cpu];
+	uint64_t flags = irq_save();
 	spin_lock(&c->runq_lock);
 	bool woke = wake_locked(c, t);
-	if (woke && c == this_cpu())
+	bool here = c == this_cpu();
+	if (woke && here)
 		timer_rearm(c);
 	spin_unlock(&c->runq_lock);
-	if (woke && c != this_cpu())
+	if (here)
+		timer_commit(c);
+	irq_restore(flags);
+	if (woke && !here)
 		lapic_send_resched(c->apic_id);
 }
 
@@ -118,13 +142,18 @@ void thread_wake(struct thread *t)
 void thread_post(struct thread *t)
 {
 	struct cpu *c = &cpus[t->cpu];
+	uint64_t flags = irq_save();
 	spin_lock(&c->runq_lock);
 	t->event = true;
 	bool woke = t->event_wait && wake_locked(c, t);
-	if (woke && c == this_cpu())
+	bool here = c == this_cpu();
+	if (woke && here)
 		timer_rearm(c);
 	spin_unlock(&c->runq_lock);
-	if (woke && c != this_cpu())
+	if (here)
+		timer_commit(c);
+	irq_restore(flags);
+	if (woke && !here)
 		lapic_send_resched(c->apic_id);
 }
 
@@ -166,6 +195,7 @@ static void schedule(void)
 		c->zombie = prev;
 	timer_rearm(c);
 	spin_unlock(&c->runq_lock);
+	timer_commit(c); /* interrupts are still off (irq_save above) */
 	if (next != prev) {
 		fpu_switch(c, prev, next);
 		switch_to(&prev->rsp, next->rsp);
@@ -214,13 +244,18 @@ static struct thread *create(const char *name, void (*fn)(void *), void *arg, in
 	g_all = t;
 	spin_unlock(&g_all_lock);
 	struct cpu *c = &cpus[cpu];
+	uint64_t flags = irq_save();
 	spin_lock(&c->runq_lock);
 	enqueue(c, t);
 	c->need_resched = true;
-	if (c == this_cpu())
+	bool here = c == this_cpu();
+	if (here)
 		timer_rearm(c);
 	spin_unlock(&c->runq_lock);
-	if (c != this_cpu())
+	if (here)
+		timer_commit(c);
+	irq_restore(flags);
+	if (!here)
 		lapic_send_resched(c->apic_id);
 	return t;
 }
@@ -244,13 +279,16 @@ struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg
  */
 void sched_set_timer_hint(uint64_t tsc)
 {
+	uint64_t flags = irq_save();
 	struct cpu *c = this_cpu();
-	if (c->timer_hint == tsc)
-		return;
-	spin_lock(&c->runq_lock);
-	c->timer_hint = tsc;
-	timer_rearm(c);
-	spin_unlock(&c->runq_lock);
+	if (c->timer_hint != tsc) {
+		spin_lock(&c->runq_lock);
+		c->timer_hint = tsc;
+		timer_rearm(c);
+		spin_unlock(&c->runq_lock);
+		timer_commit(c);
+	}
+	irq_restore(flags);
 }
 
 /* unlist: remove t from the all-threads list. */
@@ -386,6 +424,7 @@ void sched_timer_irq(void)
 	uint64_t now = rdtsc();
 	spin_lock(&c->runq_lock);
 	c->ticks++;
+	c->timer_armed = 0; /* it fired (or an earlier count was replaced: rewritten below) */
 	if (c->timer_hint && c->timer_hint <= now)
 		c->timer_hint = 0; /* it came; the thread sets a new one if it needs one */
 	for (struct thread *t = c->sleepq, *n; t; t = n) {
@@ -399,6 +438,7 @@ void sched_timer_irq(void)
 		c->need_resched = true;
 	timer_rearm(c);
 	spin_unlock(&c->runq_lock);
+	timer_commit(c); /* interrupt context: interrupts are off */
 }
 
 /* sched_irq_exit: preempt the interrupted thread if a switch is due. */
