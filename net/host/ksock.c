@@ -115,8 +115,9 @@ static void cb_sent(void *arg, struct tcp_conn *c, size_t acked)
 {
 	struct ksock *s = arg;
 	(void)acked;
-	if (s->tx_want && tcp_sndbuf_space(c) < s->tx_want)
-		return;
+	size_t space = tcp_sndbuf_space(c);
+	if (s->tx_want && space && space < s->tx_want)
+		return; /* no space at all: wake, so a connection that can no longer send says so */
 	waitq_wake_all(&s->wq);
 }
 
@@ -282,6 +283,8 @@ int ksock_send(struct ksock *s, const void *buf, size_t len, uint64_t timeout_ms
 		len -= (size_t)n;
 		if (!len)
 			break;
+		if (!s->c)
+			continue; /* gone during the write: the loop's check says why */
 		s->tx_want = MIN(len, tcp_sndbuf_size(s->c) / 4);
 		bool ok = waitq_wait(&s->wq, &netd.lock, dl);
 		s->tx_want = 0;
