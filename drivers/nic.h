@@ -77,16 +77,6 @@ int nic_count(void);
 struct nic *nic_get(int i);
 /* nic_register: a probed NIC gets its name (eth0, eth1, ...). */
 void nic_register(struct nic *n);
-/* nic_tx_queued: a driver's send queued a frame: ring the doorbell now unless tx_hold. */
-static inline void nic_tx_queued(struct nic *n)
-{
-	if (n->tx_hold) {
-		n->tx_pending = true;
-	} else {
-		n->stats.tx_doorbells++;
-		n->ops->tx_doorbell(n);
-	}
-}
 /* nic_tx_flush: ring the doorbell for frames queued under tx_hold. */
 static inline void nic_tx_flush(struct nic *n)
 {
@@ -95,6 +85,13 @@ static inline void nic_tx_flush(struct nic *n)
 		n->stats.tx_doorbells++;
 		n->ops->tx_doorbell(n);
 	}
+}
+/* nic_tx_queued: a driver's send queued a frame: ring the doorbell now unless tx_hold. */
+static inline void nic_tx_queued(struct nic *n)
+{
+	n->tx_pending = true;
+	if (!n->tx_hold)
+		nic_tx_flush(n);
 }
 /* nic_kick: from an interrupt handler: there is work; wake the owner. */
 void nic_kick(struct nic *n);

@@ -31,9 +31,7 @@ struct cpu {
 	struct thread *zombie;    /* exited thread whose stack is freed after the switch */
 	struct thread *fpu_owner; /* thread whose FPU state is in the registers */
 	uint64_t timer_hint;      /* extra timer deadline of the running thread (guest timers) */
-	uint64_t timer_next;      /* deadline timer_rearm chose (runq_lock), not yet programmed */
 	uint64_t timer_armed;     /* deadline the LAPIC counts to (0: stopped or fired) */
-	bool timer_dirty;         /* timer_next waits for timer_commit */
 	struct spinlock runq_lock;
 	volatile bool need_resched;
 	volatile bool in_idle;

@@ -74,24 +74,21 @@ static void sleepq_remove(struct cpu *c, struct thread *t)
 
 /*
  * timer_rearm / timer_commit: this CPU's one-shot timer for its next event. timer_rearm
- * chooses the deadline under runq_lock; timer_commit programs it after the lock is dropped
- * (interrupts still off), and only if it changed: a LAPIC write is an exit when Tern runs
+ * chooses the deadline under runq_lock (0: none); timer_commit programs it after the lock is
+ * dropped (interrupts still off), and only if it changed: a LAPIC write is an exit when Tern runs
  * virtualised, and another CPU waking a thread here must not spin on runq_lock meanwhile.
  * Other CPUs only ever remove sleepers from this CPU's list, which can make the programmed
  * deadline early (a spurious tick), never late.
  */
-static void timer_commit(struct cpu *c)
+static void timer_commit(struct cpu *c, uint64_t next)
 {
-	if (!c->timer_dirty)
+	if (next == c->timer_armed)
 		return;
-	c->timer_dirty = false;
-	if (c->timer_next == c->timer_armed)
-		return;
-	c->timer_armed = c->timer_next;
-	lapic_timer_deadline(c->timer_next);
+	c->timer_armed = next;
+	lapic_timer_deadline(next);
 }
 
-static void timer_rearm(struct cpu *c)
+static uint64_t timer_rearm(struct cpu *c)
 {
 	uint64_t next = 0;
 	for (struct thread *t = c->sleepq; t; t = t->sleep_next)
@@ -104,8 +101,7 @@ static void timer_rearm(struct cpu *c)
 		if (!next || slice_end < next)
 			next = slice_end;
 	}
-	c->timer_next = next;
-	c->timer_dirty = true;
+	return next;
 }
 
 /* wake_locked: BLOCKED -> RUNNABLE on c's queue; the caller holds c->runq_lock. */
@@ -120,22 +116,29 @@ static bool wake_locked(struct cpu *c, struct thread *t)
 	return true;
 }
 
+/*
+ * runq_release: drop c's runq_lock (taken after irq_save gave flags) once a thread may have
+ * become runnable there (woke): re-time this CPU's timer, or poke c if it is another CPU.
+ */
+static void runq_release(struct cpu *c, bool woke, uint64_t flags)
+{
+	bool here = c == this_cpu();
+	uint64_t next = woke && here ? timer_rearm(c) : 0;
+	spin_unlock(&c->runq_lock);
+	if (woke && here)
+		timer_commit(c, next);
+	irq_restore(flags);
+	if (woke && !here)
+		lapic_send_resched(c->apic_id);
+}
+
 /* thread_wake: make t runnable and poke its CPU if it is idle or another CPU. */
 void thread_wake(struct thread *t)
 {
 	struct cpu *c = &cpus[t->cpu];
 	uint64_t flags = irq_save();
 	spin_lock(&c->runq_lock);
-	bool woke = wake_locked(c, t);
-	bool here = c == this_cpu();
-	if (woke && here)
-		timer_rearm(c);
-	spin_unlock(&c->runq_lock);
-	if (here)
-		timer_commit(c);
-	irq_restore(flags);
-	if (woke && !here)
-		lapic_send_resched(c->apic_id);
+	runq_release(c, wake_locked(c, t), flags);
 }
 
 /* thread_post: see sched.h. */
@@ -145,16 +148,7 @@ void thread_post(struct thread *t)
 	uint64_t flags = irq_save();
 	spin_lock(&c->runq_lock);
 	t->event = true;
-	bool woke = t->event_wait && wake_locked(c, t);
-	bool here = c == this_cpu();
-	if (woke && here)
-		timer_rearm(c);
-	spin_unlock(&c->runq_lock);
-	if (here)
-		timer_commit(c);
-	irq_restore(flags);
-	if (woke && !here)
-		lapic_send_resched(c->apic_id);
+	runq_release(c, t->event_wait && wake_locked(c, t), flags);
 }
 
 /* finish_switch: work that must happen after a switch, on the new thread's stack. */
@@ -193,9 +187,9 @@ static void schedule(void)
 	c->need_resched = false;
 	if (prev->state == T_DEAD)
 		c->zombie = prev;
-	timer_rearm(c);
+	uint64_t deadline = timer_rearm(c);
 	spin_unlock(&c->runq_lock);
-	timer_commit(c); /* interrupts are still off (irq_save above) */
+	timer_commit(c, deadline); /* interrupts are still off (irq_save above) */
 	if (next != prev) {
 		fpu_switch(c, prev, next);
 		switch_to(&prev->rsp, next->rsp);
@@ -248,15 +242,7 @@ static struct thread *create(const char *name, void (*fn)(void *), void *arg, in
 	spin_lock(&c->runq_lock);
 	enqueue(c, t);
 	c->need_resched = true;
-	bool here = c == this_cpu();
-	if (here)
-		timer_rearm(c);
-	spin_unlock(&c->runq_lock);
-	if (here)
-		timer_commit(c);
-	irq_restore(flags);
-	if (!here)
-		lapic_send_resched(c->apic_id);
+	runq_release(c, true, flags);
 	return t;
 }
 
@@ -279,15 +265,15 @@ struct thread *thread_create_fpu(const char *name, void (*fn)(void *), void *arg
  */
 void sched_set_timer_hint(uint64_t tsc)
 {
+	struct cpu *c = this_cpu(); /* threads are pinned: stays this CPU */
+	if (c->timer_hint == tsc)
+		return;
 	uint64_t flags = irq_save();
-	struct cpu *c = this_cpu();
-	if (c->timer_hint != tsc) {
-		spin_lock(&c->runq_lock);
-		c->timer_hint = tsc;
-		timer_rearm(c);
-		spin_unlock(&c->runq_lock);
-		timer_commit(c);
-	}
+	spin_lock(&c->runq_lock);
+	c->timer_hint = tsc;
+	uint64_t deadline = timer_rearm(c);
+	spin_unlock(&c->runq_lock);
+	timer_commit(c, deadline);
 	irq_restore(flags);
 }
 
@@ -436,9 +422,9 @@ void sched_timer_irq(void)
 	}
 	if (c->runq_head && now - c->current->switched_in >= ns_to_tsc(SLICE_NS))
 		c->need_resched = true;
-	timer_rearm(c);
+	uint64_t deadline = timer_rearm(c);
 	spin_unlock(&c->runq_lock);
-	timer_commit(c); /* interrupt context: interrupts are off */
+	timer_commit(c, deadline); /* interrupt context: interrupts are off */
 }
 
 /* sched_irq_exit: preempt the interrupted thread if a switch is due. */

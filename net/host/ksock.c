@@ -67,20 +67,32 @@ static size_t rx_avail(struct ksock *s)
 }
 
 /*
- * rx_wake: wake the reader if what it waits for is there (or always). The common cases, no
+ * rx_wake: wake the reader if what it waits for is there. The common cases, no
  * reader waiting or not enough data yet, cost no lock: the producer's count update (a locked
  * add, a full barrier) comes before this load of rx_want, and the reader's store of rx_want
  * is fenced before its load of the count, so at least one side sees the other's store: either
  * the reader sees the data and does not sleep, or this sees its rx_want (recv_want).
  */
-static void rx_wake(struct ksock *s, bool always)
+static void rx_wake(struct ksock *s)
 {
 	size_t want = __atomic_load_n(&s->rx_want, __ATOMIC_SEQ_CST);
-	if (!always && (!want || rx_avail(s) < want))
+	if (!want || rx_avail(s) < want)
 		return;
 	spin_lock(&s->rxlock);
-	if (always || (s->rx_want && rx_avail(s) >= s->rx_want))
+	if (s->rx_want && rx_avail(s) >= s->rx_want)
 		waitq_wake_all(&s->rxwq);
+	spin_unlock(&s->rxlock);
+}
+
+/* rx_end: the stream ended (EOF, or err != 0): tell the reader, whatever it waits for. */
+static void rx_end(struct ksock *s, int err)
+{
+	spin_lock(&s->rxlock);
+	if (err)
+		s->err = err;
+	else
+		s->eof = true;
+	waitq_wake_all(&s->rxwq);
 	spin_unlock(&s->rxlock);
 }
 
@@ -90,10 +102,7 @@ static void cb_recv(void *arg, struct tcp_conn *c, const void *data, size_t len)
 	struct ksock *s = arg;
 	(void)c;
 	if (!data) {
-		spin_lock(&s->rxlock);
-		s->eof = true;
-		spin_unlock(&s->rxlock);
-		rx_wake(s, true);
+		rx_end(s, 0);
 		return;
 	}
 	for (size_t done = 0; done < len;) {
@@ -107,7 +116,7 @@ static void cb_recv(void *arg, struct tcp_conn *c, const void *data, size_t len)
 		__atomic_add_fetch(&s->rx_len, n, __ATOMIC_SEQ_CST);
 		done += n;
 	}
-	rx_wake(s, false);
+	rx_wake(s);
 }
 
 /* cb_sent: data was acknowledged; wake a writer once its low watermark of space is free. */
@@ -134,12 +143,9 @@ static void cb_err(void *arg, struct tcp_conn *c, int err)
 {
 	struct ksock *s = arg;
 	(void)c;
-	spin_lock(&s->rxlock);
-	s->err = err;
-	spin_unlock(&s->rxlock);
+	rx_end(s, err);
 	s->c = NULL;
 	waitq_wake_all(&s->wq);
-	rx_wake(s, true);
 }
 
 static const struct tcp_callbacks g_cb = {cb_recv, cb_sent, cb_connected, cb_err};

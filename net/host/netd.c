@@ -13,10 +13,9 @@
 #define RX_BUDGET    64
 #define POLL_IDLE_US 500 /* polled NICs are checked at least this often */
 #define POLL_TXQ_US  50  /* and NICs with frames waiting for ring space */
-#define LINK_POLL_US                                                                               \
-	20000 /* carrier checks at most this often: each reads device registers                    \
-	       * (an exit when Tern runs virtualised); a busy daemon polls                         \
-	       * thousands of times a second */
+/* carrier checks at most this often: each reads device registers (an exit when Tern runs
+ * virtualised), and a busy daemon polls thousands of times a second */
+#define LINK_POLL_US 20000
 
 struct netd netd = {.lock = SPINLOCK_INIT("netd")};
 
