@@ -17,11 +17,14 @@ void nic_register(struct nic *n)
 		klog("nic: too many NICs, %s ignored", n->model);
 		return;
 	}
+	if (!n->max_mtu)
+		n->max_mtu = NIC_MTU_DEFAULT;
 	fmt_snprintf(n->name, sizeof(n->name), "eth%d", g_count);
 	g_nics[g_count++] = n;
-	klog("nic: %s: %s at %02x:%02x.%x, MAC %02x:%02x:%02x:%02x:%02x:%02x, %s", n->name,
-	     n->model, n->pci->bus, n->pci->dev, n->pci->fn, n->mac[0], n->mac[1], n->mac[2],
-	     n->mac[3], n->mac[4], n->mac[5], n->has_irq ? "MSI-X interrupts" : "polled");
+	klog("nic: %s: %s at %02x:%02x.%x, MAC %02x:%02x:%02x:%02x:%02x:%02x, %s, MTU up to %u",
+	     n->name, n->model, n->pci->bus, n->pci->dev, n->pci->fn, n->mac[0], n->mac[1],
+	     n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->has_irq ? "MSI-X interrupts" : "polled",
+	     n->max_mtu);
 }
 
 void nic_probe_all(void)

@@ -14,6 +14,11 @@
 struct pci_dev;
 struct nic;
 
+#define NIC_MTU_DEFAULT 1500
+#define NIC_MTU_JUMBO   9000 /* the most any driver here supports (jumbo frames) */
+/* the longest frame an IP MTU gives: Ethernet header and a VLAN tag, no FCS */
+#define NIC_FRAME_MAX(mtu) ((mtu) + 18)
+
 #define NIC_TX_BUSY (-1)
 #define NIC_TX_BAD  (-2)
 
@@ -45,7 +50,8 @@ struct nic {
 	struct pci_dev *pci;
 	const struct nic_ops *ops;
 	void *priv;
-	bool has_irq; /* interrupts wake the owner; otherwise the owner polls */
+	bool has_irq;     /* interrupts wake the owner; otherwise the owner polls */
+	uint32_t max_mtu; /* largest IP MTU the device carries (NIC_MTU_DEFAULT unless set) */
 	struct nic_stats stats;
 	/*
 	 * Doorbell batching (like Linux's xmit_more): while the owner sets tx_hold, send queues

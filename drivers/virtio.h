@@ -77,10 +77,14 @@ struct virtq_used_elem {
 /* virtio-net (5.1). */
 #define VIRTIO_NET_F_CSUM       0
 #define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU        3 /* config mtu: the largest MTU the device carries */
 #define VIRTIO_NET_F_MAC        5
 #define VIRTIO_NET_F_MRG_RXBUF  15
 #define VIRTIO_NET_F_STATUS     16
 #define VIRTIO_NET_S_LINK_UP    1
+/* struct virtio_net_config offsets (5.1.4): mac[6], status, max_virtqueue_pairs, mtu */
+#define VIRTIO_NET_CFG_STATUS 6
+#define VIRTIO_NET_CFG_MTU    10
 
 /* The header in front of every packet when VIRTIO_F_VERSION_1 is negotiated (5.1.6). */
 struct virtio_net_hdr {

@@ -1,5 +1,6 @@
 /* Network configuration from tern.conf; see netconf.h and docs/config.md. */
 #include "net/host/netconf.h"
+#include "drivers/nic.h"
 #include "kernel/args.h"
 #include "kernel/config.h"
 #include "kernel/log.h"
@@ -40,6 +41,48 @@ CONF_KEY(ip, "ip", key_ip);
 IP_ETH(1);
 IP_ETH(2);
 IP_ETH(3);
+
+static uint32_t g_mtu_all, g_mtu[NETD_MAX_IFS]; /* `mtu`, `mtu.ethN`; 0 = not set */
+
+/* set_mtu_for: `mtu` (idx -1: every interface without its own) or `mtu.ethN`. */
+static const char *set_mtu_for(int idx, const char *v)
+{
+	uint64_t mtu;
+	if (!parse_u64(v, &mtu) || mtu < 576 || mtu > NIC_MTU_JUMBO)
+		return "expected an MTU from 576 to 9000 (1500 is standard Ethernet, 9000 jumbo "
+		       "frames)";
+	*(idx < 0 ? &g_mtu_all : &g_mtu[idx]) = (uint32_t)mtu;
+	return NULL;
+}
+
+static const char *key_mtu(const char *v)
+{
+	return set_mtu_for(-1, v);
+}
+CONF_KEY(mtu, "mtu", key_mtu);
+
+#define MTU_ETH(n)                                                                                 \
+	static const char *key_mtu_eth##n(const char *v)                                           \
+	{                                                                                          \
+		return set_mtu_for(n, v);                                                          \
+	}                                                                                          \
+	CONF_KEY(mtu_eth##n, "mtu.eth" #n, key_mtu_eth##n)
+MTU_ETH(0);
+MTU_ETH(1);
+MTU_ETH(2);
+MTU_ETH(3);
+
+uint32_t netconf_mtu(int i, uint32_t max_mtu)
+{
+	uint32_t want = i < NETD_MAX_IFS && g_mtu[i] ? g_mtu[i] : g_mtu_all;
+	if (!want)
+		want = NIC_MTU_DEFAULT;
+	if (want <= max_mtu)
+		return want;
+	klog("net: eth%d: MTU %u asked for, but the NIC carries at most %u: using %u", i, want,
+	     max_mtu, max_mtu);
+	return max_mtu;
+}
 
 static const char *key_gateway(const char *v)
 {

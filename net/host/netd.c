@@ -47,15 +47,15 @@ static void nic_kick_cb(void *owner)
 /* txq_put: keep a copy of a frame the NIC cannot take now; false if the backlog is full. */
 static bool txq_put(struct netd_txq *q, const struct net_iov *iov, unsigned n, size_t len)
 {
-	if (!q->frame || q->head - q->tail >= NETD_TXQ || len > NETD_TXQ_FRAME)
+	if (!q->frame || q->head - q->tail >= q->cap || len > q->slot)
 		return false;
-	uint8_t *f = q->frame[q->head % NETD_TXQ];
+	uint8_t *f = q->frame + (size_t)(q->head % q->cap) * q->slot;
 	size_t off = 0;
 	for (unsigned k = 0; k < n; k++) {
 		memcpy(f + off, iov[k].base, iov[k].len);
 		off += iov[k].len;
 	}
-	q->len[q->head % NETD_TXQ] = (uint16_t)len;
+	q->len[q->head % q->cap] = (uint16_t)len;
 	q->head++;
 	q->queued++;
 	return true;
@@ -68,7 +68,8 @@ static int txq_flush(int i)
 	struct nic *nic = netd.nic[i];
 	int sent = 0;
 	while (q->head != q->tail) {
-		struct net_iov v = {q->frame[q->tail % NETD_TXQ], q->len[q->tail % NETD_TXQ]};
+		unsigned at = q->tail % q->cap;
+		struct net_iov v = {q->frame + (size_t)at * q->slot, q->len[at]};
 		int r = nic->ops->send(nic, &v, 1, v.len);
 		if (r == NIC_TX_BUSY)
 			break;
@@ -222,12 +223,15 @@ static void attach(struct nic *n)
 	nif->priv = n;
 	memcpy(nif->name, n->name, sizeof(nif->name));
 	memcpy(nif->mac, n->mac, 6);
-	nif->mtu = 1500;
+	nif->mtu = netconf_mtu(i, n->max_mtu);
 	netd.nic[i] = n;
-	netd.txq[i].frame = kmalloc(NETD_TXQ * NETD_TXQ_FRAME);
-	netd.txq[i].len = kmalloc(NETD_TXQ * sizeof(uint16_t));
-	if (!netd.txq[i].frame || !netd.txq[i].len)
-		netd.txq[i].frame = NULL; /* no backlog: a full ring drops */
+	struct netd_txq *q = &netd.txq[i];
+	q->slot = ALIGN_UP(NIC_FRAME_MAX(n->max_mtu), 64);
+	q->cap = NETD_TXQ_BYTES / q->slot;
+	q->frame = kmalloc((size_t)q->cap * q->slot);
+	q->len = kmalloc(q->cap * sizeof(uint16_t));
+	if (!q->frame || !q->len)
+		q->frame = NULL; /* no backlog: a full ring drops */
 	n->rx = nic_rx_cb;
 	n->kick = nic_kick_cb;
 	n->owner = nif;

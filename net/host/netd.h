@@ -11,16 +11,18 @@
 #include "kernel/spinlock.h"
 #include "net/net.h"
 
-#define NETD_MAX_IFS   8
-#define NETD_TXQ       1024 /* frames waiting per NIC while its transmit ring is full */
-#define NETD_TXQ_FRAME 1536
+#define NETD_MAX_IFS 8
+/* frames waiting per NIC while its transmit ring is full: 1024 of a 1500 MTU, as many bytes'
+ * worth of larger ones */
+#define NETD_TXQ_BYTES (1024 * 1536)
 
 struct nic;
 
 /* Frames a NIC could not take yet (its ring was full), sent in order as it drains. */
 struct netd_txq {
-	uint8_t (*frame)[NETD_TXQ_FRAME];
+	uint8_t *frame; /* cap slots of slot bytes */
 	uint16_t *len;
+	unsigned slot, cap;
 	unsigned head, tail; /* free-running */
 	uint64_t queued, dropped;
 };

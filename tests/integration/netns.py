@@ -33,9 +33,11 @@ class NetNS:
     def popen(self, *cmd, **kw):
         return subprocess.Popen(["ip", "netns", "exec", self.name, *cmd], **kw)
 
-    def add_tap(self, name):
+    def add_tap(self, name, mtu=None):
         """A tap on the bridge; QEMU opens it with -netdev tap,ifname=NAME."""
         self.run("ip", "tuntap", "add", "dev", name, "mode", "tap")
+        if mtu:
+            self.run("ip", "link", "set", name, "mtu", str(mtu))
         self.run("ip", "link", "set", name, "master", "br0")
         self.run("ip", "link", "set", name, "up")
         self.taps.append(name)
