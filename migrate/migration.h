@@ -1,9 +1,10 @@
 /*
  * Live migration between Tern hosts (pre-copy): the source sends all guest RAM, then the pages
  * dirtied meanwhile, round after round, until the remaining dirty memory can be sent within
- * the downtime limit (or rounds/bytes stop shrinking); then it pauses the vCPUs and sends the
- * last pages and the vCPU and device state. The destination loads everything without running
- * it and says so; only then does the source release the VM (COMMIT) and the destination run it
+ * the downtime limit and further rounds stop shrinking it (or rounds/bytes stop shrinking
+ * altogether); then it pauses the vCPUs and sends the last pages and the vCPU and device
+ * state. The destination loads everything without running it and says so; only then does the
+ * source release the VM (COMMIT) and the destination run it
  * (two-phase commit: a VM never runs on two hosts; any failure before COMMIT leaves the source
  * VM running and the destination with nothing). Everything crosses the wire inside the
  * authenticated, encrypted channel (migrate/channel.h) as the VM state stream (vmm/stream.h).
@@ -20,6 +21,8 @@ struct vm;
 #define MIG_MAX              8
 #define MIG_DEFAULT_DOWNTIME 300 /* ms */
 #define MIG_MAX_ROUNDS       30
+#define MIG_SETTLE_ROUNDS    8  /* rounds past the limit while the estimate shrinks */
+#define MIG_SETTLE_FLOOR_MS  10 /* ... down to this estimate */
 
 enum mig_phase {
 	MIG_CONNECTING,

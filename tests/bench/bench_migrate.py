@@ -30,7 +30,8 @@ Knobs: BENCH_RUNS (default 2 migrations per case), BENCH_MIG_LINK_BYTES (default
 BENCH_MIG_DD_MB (default 32), BENCH_MIG_QEMU_UNLIMITED=0 skips the unlimited-bandwidth QEMU
 runs, BENCH_MIG_TERN=0 / BENCH_MIG_QEMU=0 skip a side, BENCH_MIG_WORK=idle (or dirty) runs that
 workload only, BENCH_MIG_DOWNTIME=MS passes downtime=MS to Tern's `migrate` (default: Tern's
-own default limit, 300 ms), BENCH_MIG_HA=1 leaves Tern's HA agent on
+own default limit, 300 ms), BENCH_MIG_MTU=9000 puts the Tern hosts on a jumbo-frame network
+(bridge, taps, QEMU host_mtu and tern.conf `mtu`; default 1500), BENCH_MIG_HA=1 leaves Tern's HA agent on
 (tern.conf `ha = on`; off by default so that only the migration is measured).
 """
 import json
@@ -59,6 +60,7 @@ DO_TERN = os.environ.get("BENCH_MIG_TERN", "1") != "0"
 DO_QEMU = os.environ.get("BENCH_MIG_QEMU", "1") != "0"
 HA = os.environ.get("BENCH_MIG_HA", "0") == "1"
 DOWNTIME = os.environ.get("BENCH_MIG_DOWNTIME", "")
+MTU = int(os.environ.get("BENCH_MIG_MTU", "1500"))
 WORKS = os.environ.get("BENCH_MIG_WORK", "idle dirty").split()
 KEY = "hex:" + "3c" * 32
 A_IP, B_IP = "169.254.77.1", "169.254.77.2"
@@ -163,9 +165,12 @@ def tern_host(build, ns, name, ip, other, other_ip):
     # 200 ms heartbeats get missed and it fences (and may disturb the migration): measure
     # migration alone unless BENCH_MIG_HA=1.
     conf = (f"node = {name}\nip = {ip}/24\ncluster_key = {KEY}\n"
-            f"ha = {'on' if HA else 'off'}\n[peer {other}]\naddress = {other_ip}\n")
+            f"ha = {'on' if HA else 'off'}\n{f'mtu = {MTU}' if MTU != 1500 else ''}\n"
+            f"[peer {other}]\naddress = {other_ip}\n")
+    nic = ns.add_tap(f"tapm{name}", mtu=MTU if MTU != 1500 else None)
+    model = f"virtio-net-pci,host_mtu={MTU}" if MTU != 1500 else "virtio-net-pci"
     h = TernHost(f"bmig-{name}", image=build.image(name, conf), smp=2, mem=1024, netns=ns,
-                 nics=[ns.add_tap(f"tapm{name}")], boot_timeout=300)
+                 nics=[(nic, model)], boot_timeout=300)
     h.start()
     return h
 
@@ -206,8 +211,16 @@ def tern_migrate(src, dst, peer):
     try:
         src.expect(r"migrate g: time: ([^\r\n]*)\r?\n", timeout=10)
         r["profile"] = src.con.match.group(1).strip()
+        src.expect(r"migrate g: downtime: ([^\r\n]*)\r?\n", timeout=10)
+        r["profile"] += "\n    downtime: " + src.con.match.group(1).strip()
     except AssertionError:
         pass
+    # one "round: MiB sent so far, dirty MiB/s, throughput MiB/s, estimated downtime ms" each
+    r["rounds_seen"] = " ".join(
+        f"{m.group(1)}:{m.group(2)}/{m.group(3)}/{m.group(4)}/{m.group(5)}"
+        for m in re.finditer(r"round (\d+), (\d+)/\d+ MiB sent, dirty (\d+) MiB/s, throughput "
+                             r"(\d+) MiB/s, pages compressed to \d+%, estimated downtime (\d+) ms",
+                             progress))
     throttles = [int(x) for x in re.findall(r"vCPUs throttled (\d+)%", progress)]
     r["throttle"] = max(throttles) if throttles else 0
     src.send("\r")
@@ -260,7 +273,8 @@ def tern_side(build, ns):
                 print(f"  Tern {work} {r['dir']}: {r['line']}\n    {r['profile']}; late_ms max "
                       f"{r['late']}, ping gap {r['gap']:.0f} ms from {r['gap_at']:.1f} s after "
                       f"the start (wall {r['wall']:.1f} s), max throttle {r['throttle']}% "
-                      f"(load {load})", flush=True)
+                      f"(load {load})\n    rounds (n:MiB sent/dirty MiB/s/throughput MiB/s/"
+                      f"estimated downtime ms): {r['rounds_seen']}", flush=True)
                 here, there = there, here
             if work == "dirty":
                 guest_run(here, "kill $(cat /tmp/loop.pid)")
@@ -551,7 +565,9 @@ def report(tern, qemu, qfloor, qcmd, qcrash=None):
               "vm create g "
               "mem=256M vcpus=1 nic=on kernel=vmlinuz initrd=initrd.img cmdline=\""
               f"{guest_cmdline(EXTRA)}\"; Tern hosts: TernHost -smp 2 -m 1024 on taps of a "
-              "netns bridge, tern.conf with cluster_key, [peer] and ha = " + ("on" if HA else "off"))
+              "netns bridge, tern.conf with cluster_key, [peer] and ha = " + ("on" if HA else "off")
+              + (f"; MTU {MTU} (bridge, taps, virtio-net-pci host_mtu={MTU}, tern.conf mtu = "
+                 f"{MTU})" if MTU != 1500 else "; MTU 1500"))
     if qemu:
         print(f"QEMU: {qcmd}; QMP: migrate-set-parameters max-bandwidth (when not default), "
               "migrate uri=tcp:127.0.0.1:PORT, query-migrate until completed; downtime-limit "
@@ -573,6 +589,8 @@ def main():
           flush=True)
     build = Build()
     ns = NetNS(f"ternbm{os.getpid() % 10000}").create()
+    if MTU != 1500:  # a migration network with jumbo frames
+        ns.run("ip", "link", "set", "br0", "mtu", str(MTU))
     tern = qemu = qcmd = qfloor = qcrash = None
     try:
         if DO_TERN:
