@@ -18,6 +18,7 @@
 #include "migrate/blake2s.h"
 #include "vmm/ramrec.h"
 #include "vmm/stream.h"
+#include "tests/unit/mem_source.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -56,21 +57,6 @@ static void ram(uint16_t version, const uint8_t *rec, uint32_t len)
 	const char *err = ramrec_load(version, rec, len, RAM_PAGES, guest_page, &g);
 	if (!err)
 		CHECK(len >= RAMREC_HDR && g.handed && g.lo == rec[0] && g.hi - g.lo + 1 == rec[8]);
-}
-
-struct source {
-	const uint8_t *p;
-	size_t len, off;
-};
-
-static int source_read(void *ctx, void *buf, size_t n)
-{
-	struct source *s = ctx;
-	if (n > s->len - s->off)
-		return -1;
-	memcpy(buf, s->p + s->off, n);
-	s->off += n;
-	return 0;
 }
 
 /* fields: iterate a payload; every value lies inside it and the walk ends or goes bad. */

@@ -14,6 +14,7 @@
 
 #include "migrate/blake2s.h"
 #include "vmm/stream.h"
+#include "tests/unit/mem_source.h"
 
 /* ---- an in-memory sink and source --------------------------------------------------------- */
 struct sink {
@@ -31,22 +32,6 @@ static int sink_write(void *ctx, const void *p, size_t n)
 	assert_true(k->len + n <= sizeof(k->buf));
 	memcpy(k->buf + k->len, p, n);
 	k->len += n;
-	return 0;
-}
-
-struct source {
-	const uint8_t *p;
-	size_t len, off;
-};
-
-/* source_read: exactly n bytes or -1 (nothing consumed), as a socket reader would. */
-static int source_read(void *ctx, void *buf, size_t n)
-{
-	struct source *s = ctx;
-	if (n > s->len - s->off)
-		return -1;
-	memcpy(buf, s->p + s->off, n);
-	s->off += n;
 	return 0;
 }
 

@@ -1,0 +1,1 @@
+fuzz_state_SRCS := vmm/state.c vmm/gmem.c vmm/stream.c vmm/ramrec.c vmm/uart.c vmm/pit.c vmm/pic.c vmm/rtc.c vmm/ioapic.c vmm/lapic.c vmm/vpci.c kernel/wallclock.c migrate/lz.c migrate/blake2s.c migrate/crypto_util.c kernel/string.c
