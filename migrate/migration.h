@@ -49,6 +49,7 @@ struct migration {
 	uint64_t ram_bytes;   /* guest RAM size */
 	uint64_t bytes_sent;  /* on the wire */
 	struct ram_stats ram; /* pages sent: zero, raw, compressed */
+	uint64_t skipped;     /* pages left to a later round: written again before their turn */
 	uint64_t rounds_bytes[MIG_MAX_ROUNDS + 2];
 	uint64_t disk_bytes; /* disk data in the last pre-copy round (deltas) */
 	uint64_t ratio;      /* per mille: the last round's compressed size of its pages */

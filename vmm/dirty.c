@@ -4,6 +4,7 @@
 #include "kernel/bitmap.h"
 #include "kernel/heap.h"
 #include "kernel/log.h"
+#include "kernel/panic.h"
 #include "kernel/shell.h"
 #include "kernel/string.h"
 #include "kernel/x86.h"
@@ -96,6 +97,26 @@ uint64_t vm_dirty_fetch(struct vm *vm, uint64_t *out)
 	vm_flush_guest_tlbs(vm);
 	if (vm->mem.dirty)
 		n += bitmap_fetch_clear(vm->mem.dirty, out, vm->mem.npages);
+	return n;
+}
+
+uint64_t vm_dirty_peek(struct vm *vm, uint64_t first, uint32_t count, uint64_t *out)
+{
+	ASSERT(count <= DIRTY_PEEK_MAX && first <= vm->mem.npages &&
+	       count <= vm->mem.npages - first);
+	memset(out, 0, BITMAP_WORDS(count) * 8);
+	uint64_t *log = __atomic_load_n(&vm->mem.dirty, __ATOMIC_ACQUIRE);
+	if (!log)
+		return 0; /* not logging: nothing to say */
+	/* the dirty bits, unless write protection stands in for them (then the log has it all) */
+	if (!vm->npt.wp_log)
+		npt_dirty_peek(&vm->npt, &vm->mem, first, count, out);
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		if (bitmap_test(log, first + i))
+			bitmap_set(out, i);
+		n += bitmap_test(out, i);
+	}
 	return n;
 }
 

@@ -315,6 +315,26 @@ uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint
 	return moved;
 }
 
+uint64_t npt_dirty_peek(struct npt *n, const struct gmem *m, uint64_t first, uint32_t count,
+                        uint64_t *out)
+{
+	uint64_t found = 0;
+	spin_lock(&n->lock);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t gpa;
+		int l;
+		if (!gmem_index_to_gpa(m, first + i, &gpa))
+			break;
+		uint64_t *e = leaf_entry(n, gpa, &l);
+		if (e && l == 0 && (__atomic_load_n(e, __ATOMIC_RELAXED) & n->fmt->dirty_bit)) {
+			bitmap_set(out, i);
+			found++;
+		}
+	}
+	spin_unlock(&n->lock);
+	return found;
+}
+
 bool npt_dirty_write_fault(struct npt *n, const struct gmem *m, uint64_t gpa, uint64_t *log)
 {
 	uint64_t idx;

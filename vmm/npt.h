@@ -82,6 +82,11 @@ void npt_dirty_log_stop(struct npt *n, const struct gmem *m);
  * into out and clear their dirty bits (wp_log: write-protect them again), so the next write
  * to each is logged again; returns the pages moved. Flush guest TLBs before copying pages. */
 uint64_t npt_dirty_take(struct npt *n, const struct gmem *m, uint64_t *log, uint64_t *out);
+/* npt_dirty_peek: set bit i of out for each page first+i (of count) whose 4 KiB entry has its
+ * dirty bit set, i.e. was written since its bit was last cleared; clears nothing. Returns the
+ * pages found. */
+uint64_t npt_dirty_peek(struct npt *n, const struct gmem *m, uint64_t first, uint32_t count,
+                        uint64_t *out);
 /* npt_dirty_write_fault: a guest write faulted on RAM at gpa. With wp_log and a
  * write-protected 4 KiB page: set its bit in log and make it writable. true if the write can
  * simply be retried (also when the page is writable already: a stale translation), false if

@@ -129,11 +129,18 @@ def test_dirtying_guest_converges(cluster):
     a.attach("g1")
     a.send("tern-dirty hold 5 8 1 &\r")  # verifies its 8 MiB every second
     a.expect(r"TERN-DIRTY hold ok round=1", timeout=60)
-    a.send("tern-dirty dirty 48 0 >/dev/null &\r")  # rewrites 48 MiB as fast as it can
+    # rewrites 48 MiB as fast as it can, each pass checking that the last one's writes are
+    # all there (a page the migration failed to resend would show as an error)
+    a.send("tern-dirty dirty 48 0 >/tmp/dirty.log 2>&1 &\r")
     a.detach()
-    ok, line = migrate(a, "g1", "b", "downtime=100")
+    # verify=on: b also compares every RAM chunk with a's after the last pages
+    ok, line = migrate(a, "g1", "b", "downtime=100 verify=on")
     assert ok, line
     print(line)
+    assert re.search(r"migrate: g1: memory verified", b.cmd("log"))
+    # pre-copy left pages the guest wrote again for a later round; every one arrived
+    m = re.search(r"(\d+) left for a later round", line)
+    assert m and int(m.group(1)) > 0, line
     status = a.cmd("migrate status")
     assert re.search(r"^g1\s+out\s+b\s+done", status, re.M), status
     b.attach("g1")
@@ -143,6 +150,9 @@ def test_dirtying_guest_converges(cluster):
     assert int(b.con.match.group(1)) > r1  # still verifying, still intact
     b.send("kill %1 %2\r")
     b.detach()
+    out = b.guest_run("g1", "sleep 1; cat /tmp/dirty.log")
+    assert re.search(r"TERN-DIRTY dirty ok passes=\d+ mib_written=\d+ errors=0", out), out
+    assert "FAIL" not in out, out
 
 
 def test_pull_from_destination(cluster):

@@ -611,15 +611,21 @@ static void set_dirty(struct npt *n, const struct gmem *m, uint64_t p)
 	*entry(n, page_gpa(m, p), 0) |= F->dirty_bit;
 }
 
+/* logging_guest: RAM mapped as vm.c maps it, with dirty logging started. */
+static void logging_guest(struct npt *n, struct gmem *m)
+{
+	layout(m);
+	init(n);
+	map_guest(n);
+	assert_true(npt_dirty_log_start(n, m));
+}
+
 static void test_dirty_harvest(void **state)
 {
 	const uint64_t A = ((const struct fmt_case *)*state)->accessed_bit;
 	struct npt n;
 	struct gmem m;
-	layout(&m);
-	init(&n);
-	map_guest(&n);
-	assert_true(npt_dirty_log_start(&n, &m));
+	logging_guest(&n, &m);
 	uint64_t *bm = calloc(BITMAP_WORDS(m.npages), 8);
 	uint64_t *want = calloc(BITMAP_WORDS(m.npages), 8);
 	/* nothing written yet */
@@ -698,6 +704,45 @@ static void test_dirty_not_logging(void **state)
 	destroy(&n);
 }
 
+/* test_dirty_peek: a peek reports the written pages of a range (chunk and slot edges, the
+ * range's own first and last page), relative to its first page, and clears nothing: the next
+ * harvest still finds every one. Pages without a 4 KiB entry (unmapped RAM) are not dirty. */
+static void test_dirty_peek(void **state)
+{
+	(void)state;
+	struct npt n;
+	struct gmem m;
+	logging_guest(&n, &m);
+	uint64_t out[BITMAP_WORDS(512)], bm[BITMAP_WORDS(2048)];
+	memset(out, 0, sizeof(out));
+	assert_int_equal(npt_dirty_peek(&n, &m, 0, 512, out), 0);
+	const uint64_t pages[] = {1000, 1023, 1024, 1025, 1511};
+	for (size_t i = 0; i < 5; i++)
+		set_dirty(&n, &m, pages[i]);
+	assert_int_equal(npt_dirty_peek(&n, &m, 1000, 512, out), 5);
+	for (uint32_t i = 0; i < 512; i++) {
+		bool want = false;
+		for (size_t k = 0; k < 5; k++)
+			want |= pages[k] == 1000 + i;
+		assert_int_equal(bitmap_test(out, i), want);
+	}
+	assert_false(spin_held(&n.lock));
+	/* a range that ends before the last dirty page does not see it */
+	memset(out, 0, sizeof(out));
+	assert_int_equal(npt_dirty_peek(&n, &m, 1001, 24, out), 2); /* 1023, 1024 */
+	assert_true(bitmap_test(out, 22) && bitmap_test(out, 23));
+	/* nothing was cleared */
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(npt_dirty_harvest(&n, &m, bm), 5);
+	memset(out, 0, sizeof(out));
+	assert_int_equal(npt_dirty_peek(&n, &m, 1000, 512, out), 0);
+	/* the range stops at the end of RAM */
+	set_dirty(&n, &m, m.npages - 1);
+	memset(out, 0, sizeof(out));
+	assert_int_equal(npt_dirty_peek(&n, &m, m.npages - 1, 1, out), 1);
+	destroy(&n);
+}
+
 /* test_dirty_unmapped_ram: RAM without mappings (slot 1 here, and a chunk unmapped in slot 0)
  * is skipped: no tables are created for it, by start or by harvest. */
 static void test_dirty_unmapped_ram(void **state)
@@ -770,6 +815,7 @@ int main(void)
 	    BOTH(test_dirty_start),
 	    BOTH(test_dirty_harvest),
 	    BOTH(test_dirty_not_logging),
+	    BOTH(test_dirty_peek),
 	    BOTH(test_dirty_unmapped_ram),
 	    BOTH(test_dirty_out_of_memory),
 	};
