@@ -14,15 +14,13 @@
 
 #include "kernel/compiler.h"
 #include "migrate/channel.h"
+#include "migrate/policy.h"
 #include "vmm/ramrec.h"
 
 struct vm;
 
 #define MIG_MAX              8
 #define MIG_DEFAULT_DOWNTIME 300 /* ms */
-#define MIG_MAX_ROUNDS       30
-#define MIG_SETTLE_ROUNDS    8  /* rounds past the limit while the estimate shrinks */
-#define MIG_SETTLE_FLOOR_MS  10 /* ... down to this estimate */
 
 enum mig_phase {
 	MIG_CONNECTING,

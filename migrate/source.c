@@ -185,42 +185,13 @@ static void progress(struct migration *m)
 		kprintf(", vCPUs throttled %d%%\n", m->throttle);
 }
 
-/*
- * settled: whether to stop now that the estimated downtime fits the limit. A round costs about
- * its own estimate in time and bytes, and while the guest dirties slower than the link sends,
- * each round leaves a smaller set for the next: going on while the estimate still shrinks
- * (up to MIG_SETTLE_ROUNDS more rounds, down to MIG_SETTLE_FLOOR_MS; two rounds in a row
- * that do not beat the best estimate end it) buys a shorter pause for little. A guest writing
- * random data that stopped at ~200 ms under the 300 ms limit stops at 27-30 ms this way, in
- * less total time (docs/migration.md "Migrating").
- */
-struct settle {
-	uint64_t best; /* lowest estimate so far, ms */
-	int extra;     /* rounds since the estimate first fitted */
-	int misses;    /* rounds in a row that did not beat best */
-};
-
-static bool settled(struct migration *m, struct settle *st)
-{
-	uint64_t floor = MIN((uint64_t)MIG_SETTLE_FLOOR_MS, m->downtime_limit_ms);
-	if (m->est_downtime_ms <= floor || st->extra++ >= MIG_SETTLE_ROUNDS)
-		return true;
-	if (m->est_downtime_ms < st->best) {
-		st->best = m->est_downtime_ms;
-		st->misses = 0;
-		return false;
-	}
-	return ++st->misses >= 2; /* a round can be unlucky; two in a row have stopped paying */
-}
-
-/* precopy: round 0 = all of RAM, then dirty rounds until the rest fits the downtime. */
+/* precopy: round 0 = all of RAM, then dirty rounds until the policy says stop. */
 static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struct migration *m,
                    uint64_t *bm)
 {
 	size_t words = BITMAP_WORDS(vm->mem.npages);
-	uint64_t last_dirty = ~0ULL;
-	int stalls = 0;
-	struct settle st = {~0ULL, 0, 0};
+	struct mig_policy pol;
+	mig_policy_init(&pol, m->downtime_limit_ms);
 	memset(bm, 0xff, words * 8);
 	for (uint64_t p = vm->mem.npages; p < words * 64; p++)
 		bitmap_clear(bm, p);
@@ -243,32 +214,22 @@ static int precopy(struct stream_out *s, struct mig_out *o, struct vm *vm, struc
 		if (m->round <= MIG_MAX_ROUNDS)
 			m->rounds_bytes[m->round] = m->bytes_sent - b0;
 		memset(bm, 0, words * 8);
-		uint64_t dirty = vm_dirty_fetch(vm, bm);
+		vm_dirty_fetch(vm, bm);
 		/* the dirty pages will compress as this round's did; a disk's next delta is
 		 * guessed as large as its last one (bytes on the wire, as the throughput) */
 		m->ratio = ramrec_ratio(&r0, &m->ram);
 		uint64_t dirty_bytes =
 		    bitmap_count(bm, vm->mem.npages) * 4096 * m->ratio / 1000 + m->disk_bytes;
 		m->dirty_rate = dirty_bytes * 1000000000ULL / dt;
-		uint64_t bw = MAX(m->throughput, 1ULL << 20);
-		m->est_downtime_ms = dirty_bytes * 1000 / bw;
-		(void)dirty;
-		stalls = dirty_bytes >= last_dirty ? stalls + 1 : 0;
-		bool stop = m->round + 1 >= MIG_MAX_ROUNDS ||
-		            (m->est_downtime_ms <= m->downtime_limit_ms && settled(m, &st)) ||
-		            (stalls >= 3 && m->throttle >= 99); /* not shrinking at full throttle */
-		/* auto-converge, for the rounds still to come: hold the vCPUs back while they
-		 * dirty faster than we send: 20% at first, then 10% more every round, up to 99%
-		 * (as QEMU's cpu-throttle) */
-		if (!stop && m->round >= 1 && m->dirty_rate > m->throughput / 2 &&
-		    m->throttle < 99) {
-			m->throttle = m->throttle ? MIN(m->throttle + 10, 99) : 20;
-			vm->throttle_pct = m->throttle;
-		}
+		m->est_downtime_ms = dirty_bytes * 1000 / MAX(m->throughput, 1ULL << 20);
+		struct mig_round r = {m->est_downtime_ms, dirty_bytes, m->dirty_rate,
+		                      m->throughput};
+		bool stop = mig_policy_round(&pol, &r);
+		m->throttle = pol.throttle;
+		vm->throttle_pct = pol.throttle;
 		progress(m);
 		if (stop)
 			return 0;
-		last_dirty = dirty_bytes;
 	}
 }
 
