@@ -141,7 +141,8 @@ FUZZCFLAGS := -std=gnu11 -g -O1 -DTERN_HOST -I. -fsanitize=fuzzer,address,undefi
 	-fno-sanitize-recover=undefined
 
 define fuzz_rule
-$(B)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS) tests/unit/host_stubs.c
+$(B)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS) tests/unit/host_stubs.c \
+		$(wildcard tests/fuzz/*.h tests/unit/*.h)
 	@mkdir -p $$(dir $$@)
 	clang $(FUZZCFLAGS) -o $$@ tests/fuzz/$(1).c $$($(1)_SRCS) tests/unit/host_stubs.c
 endef

@@ -111,13 +111,10 @@ uint64_t vm_dirty_peek(struct vm *vm, uint64_t first, uint32_t count, uint64_t *
 	/* the dirty bits, unless write protection stands in for them (then the log has it all) */
 	if (!vm->npt.wp_log)
 		npt_dirty_peek(&vm->npt, &vm->mem, first, count, out);
-	uint64_t n = 0;
-	for (uint32_t i = 0; i < count; i++) {
+	for (uint32_t i = 0; i < count; i++)
 		if (bitmap_test(log, first + i))
 			bitmap_set(out, i);
-		n += bitmap_test(out, i);
-	}
-	return n;
+	return bitmap_count(out, count);
 }
 
 void vm_dirty_stop(struct vm *vm)

@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "kernel/acpi.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* table: a copy of the input of exactly its size with sig written over the first bytes. */
 static uint8_t *table(const uint8_t *p, size_t n, const char *sig)

@@ -11,12 +11,7 @@
 #include "migrate/aead.h"
 #include "migrate/crypto_util.h"
 #include "migrate/keys.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define MAXREC 8192
 

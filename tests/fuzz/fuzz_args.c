@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "kernel/args.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* ref_u64: parse_u64's contract, done the slow way with 128-bit arithmetic. */
 static bool ref_u64(const char *s, uint64_t *v)

@@ -11,12 +11,7 @@
 #include <string.h>
 
 #include "kernel/conf.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 struct rec {
 	int open; /* a section is open (section seen, end not yet) */

@@ -14,12 +14,7 @@
 #include "boot/bootinfo.h"
 #include "boot/elf.h"
 #include "kernel/ksyms.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* Loads bigger than this are checked but not performed, to keep the fuzzer fast. */
 #define MAX_LOAD (256ULL << 10)

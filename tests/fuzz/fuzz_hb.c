@@ -17,12 +17,7 @@
 #include "ha/member.h"
 #include "ha/witness.h"
 #include "migrate/crypto_util.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 void klog(const char *fmt, ...)
 {

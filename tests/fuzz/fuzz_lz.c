@@ -13,12 +13,7 @@
 #include <string.h>
 
 #include "migrate/lz.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static struct lz_table g_table;
 

@@ -35,12 +35,7 @@
 #include "vmm/stream.h"
 #include "vmm/vm.h"
 #include "tests/unit/mem_source.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define FUZZ_VCPUS 2
 #define FUZZ_RAM   (4ULL << 20)

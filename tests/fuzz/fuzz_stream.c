@@ -19,12 +19,7 @@
 #include "vmm/ramrec.h"
 #include "vmm/stream.h"
 #include "tests/unit/mem_source.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define RAM_PAGES 64
 

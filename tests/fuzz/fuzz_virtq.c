@@ -21,12 +21,7 @@
 
 #include "kernel/endian.h"
 #include "vmm/vblk.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define RAM      (6ULL << 20)
 #define HOLE     (4ULL << 20)
