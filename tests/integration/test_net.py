@@ -1,23 +1,14 @@
 """Host networking (issue 4): Tern's TCP/IP stack against Linux on a test network namespace,
 for each NIC model Tern drives (virtio-net, e1000 82540EM, e1000e 82574L)."""
-import os
 import re
 import time
 
 import pytest
 
-from netns import PEER_IP, NetNS
+from netns import PEER_IP, NetNS, tern_receives_from_linux, tern_sends_to_linux
 from ternhost import TernHost
 
 TERN_IP = "169.254.77.1"
-PEER = os.path.join(os.path.dirname(__file__), "peer.py")
-
-
-def peer(ns, *args, timeout=180):
-    out = ns.run("/usr/bin/python3", PEER, *map(str, args), timeout=timeout).stdout
-    m = re.search(r"^RESULT (.*)$", out, re.M)
-    assert m, out
-    return dict(kv.split("=", 1) for kv in m.group(1).split())
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +52,19 @@ def test_tern_pings_linux(tern):
 
 
 def test_echo_service(tern, ns):
-    r = peer(ns, "echo", TERN_IP, 7, "hello-from-linux")
+    r = ns.peer("echo", TERN_IP, 7, "hello-from-linux")
     assert r["ok"] == "1" and r["echo"] == "hello-from-linux", r
 
 
 def test_linux_pulls_from_chargen(tern, ns):
-    r = peer(ns, "pull", TERN_IP, 19, 8 << 20)
+    r = ns.peer("pull", TERN_IP, 19, 8 << 20)
     assert int(r["bytes"]) >= 8 << 20 and r["lines_ok"] == "1", r
     print(f"{tern.nic_model}: Linux <- Tern chargen {r['mbps']} MB/s")
 
 
 def test_linux_pushes_to_discard(tern, ns):
     before = tcp_rx_bytes(tern)
-    r = peer(ns, "push", TERN_IP, 9, 8 << 20)
+    r = ns.peer("push", TERN_IP, 9, 8 << 20)
     assert int(r["bytes"]) == 8 << 20, r
     assert tcp_rx_bytes(tern) - before >= 8 << 20
     print(f"{tern.nic_model}: Linux -> Tern discard {r['mbps']} MB/s")
@@ -85,21 +76,11 @@ def tcp_rx_bytes(h):
 
 
 def test_tern_connects_out_and_sends(tern, ns):
-    p = ns.popen("/usr/bin/python3", PEER, "serve-recv", "5001", stdout=-1, text=True)
-    assert p.stdout.readline().strip() == "LISTENING"
-    out = tern.cmd(f"tcp send {PEER_IP} 5001 4M", timeout=120)
-    assert re.search(r"sent 4194304 bytes in", out), out
-    r = dict(kv.split("=", 1) for kv in p.communicate(timeout=60)[0].split("RESULT ")[1].split())
-    assert r["bytes"] == "4194304" and r["bad"] == "0", r
+    tern_sends_to_linux(tern, ns, 5001, 4 << 20)
 
 
 def test_tern_receives_from_linux(tern, ns):
-    p = ns.popen("/usr/bin/python3", PEER, "serve-send", "5002", str(4 << 20), stdout=-1,
-                 text=True)
-    assert p.stdout.readline().strip() == "LISTENING"
-    out = tern.cmd(f"tcp recv {PEER_IP} 5002", timeout=120)
-    assert "received 4194304 bytes" in out and "pattern ok (0 bad bytes)" in out, out
-    p.wait(timeout=30)
+    tern_receives_from_linux(tern, ns, 5002, 4 << 20)
 
 
 def test_tcp_table_and_arp(tern):

@@ -1,16 +1,14 @@
 """Jumbo frames (tern.conf `mtu`): a Tern host whose virtio-net NIC carries a 9000-byte MTU
 (QEMU host_mtu=9000, VIRTIO_NET_F_MTU) on a 9000-MTU namespace bridge, against Linux; a second
 NIC (e1000) that cannot carry jumbo frames keeps 1500 and says so."""
-import os
 import re
 
 import pytest
 
-from netns import PEER_IP, NetNS
+from netns import NetNS, tern_receives_from_linux, tern_sends_to_linux
 from ternhost import TernHost, image_with_conf
 
 TERN_IP = "169.254.77.1"
-PEER = os.path.join(os.path.dirname(__file__), "peer.py")
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +60,11 @@ def test_tcp_uses_jumbo_segments_both_ways(jumbo):
     h, ns = jumbo
     rx0, rxb0, tx0, txb0 = nic_counters(h, "eth0")
     # Linux -> Tern: Linux sends segments of the MSS Tern advertised (9000 - 40)
-    p = ns.popen("/usr/bin/python3", PEER, "serve-send", "5002", str(4 << 20), stdout=-1,
-                 text=True)
-    assert p.stdout.readline().strip() == "LISTENING"
-    out = h.cmd(f"tcp recv {PEER_IP} 5002", timeout=120)
-    assert "received 4194304 bytes" in out and "pattern ok (0 bad bytes)" in out, out
-    p.wait(timeout=30)
+    tern_receives_from_linux(h, ns, 5002, 4 << 20)
     rx1, rxb1, tx1, txb1 = nic_counters(h, "eth0")
     assert (rxb1 - rxb0) / (rx1 - rx0) > 4000, (rx1 - rx0, rxb1 - rxb0)
     # Tern -> Linux: Tern's segments are as large
-    p = ns.popen("/usr/bin/python3", PEER, "serve-recv", "5001", stdout=-1, text=True)
-    assert p.stdout.readline().strip() == "LISTENING"
-    out = h.cmd(f"tcp send {PEER_IP} 5001 4M", timeout=120)
-    assert re.search(r"sent 4194304 bytes in", out), out
-    r = dict(kv.split("=", 1) for kv in p.communicate(timeout=60)[0].split("RESULT ")[1].split())
-    assert r["bytes"] == "4194304" and r["bad"] == "0", r
+    tern_sends_to_linux(h, ns, 5001, 4 << 20)
     rx2, rxb2, tx2, txb2 = nic_counters(h, "eth0")
     print(f"jumbo: Linux -> Tern {(rxb1 - rxb0) / (rx1 - rx0):.0f} bytes per frame, "
           f"Tern -> Linux {(txb2 - txb1) / (tx2 - tx1):.0f}")
