@@ -38,6 +38,8 @@ def test_bad_config_lines_are_reported_and_boot_continues(make_host, tmp_path):
             "this line is wrong\n"
             "colour = blue\n"
             "node = bad name!\n"
+            "mtu = 100\n"
+            "mtu.eth1 = jumbo\n"
             "[nosuchsection thing]\n"
             "key = value\n"
             "[vm\n")
@@ -47,12 +49,15 @@ def test_bad_config_lines_are_reported_and_boot_continues(make_host, tmp_path):
     assert "tern.conf:3: expected 'key = value'" in out, out
     assert "tern.conf:4: unknown key (ignored)" in out
     assert "tern.conf:5: node name must be 1-31 of [A-Za-z0-9_.-]" in out
-    assert "tern.conf:6: unknown section type (section skipped)" in out
-    assert "tern.conf:8: section header must end with ']'" in out
-    assert "config: tern.conf read, 5 error(s); node alpha" in out
+    mtu_err = "expected an MTU from 576 to 9000 (1500 is standard Ethernet, 9000 jumbo frames)"
+    assert f"tern.conf:6: {mtu_err}" in out
+    assert f"tern.conf:7: {mtu_err}" in out
+    assert "tern.conf:8: unknown section type (section skipped)" in out
+    assert "tern.conf:10: section header must end with ']'" in out
+    assert "config: tern.conf read, 7 error(s); node alpha" in out
     assert "node: alpha" in h.cmd("version")
     shown = h.cmd("config")
-    assert "this line is wrong" in shown and "5 error(s)" in shown
+    assert "this line is wrong" in shown and "7 error(s)" in shown
 
 
 def test_poweroff_ends_the_machine(make_host):
